@@ -1,0 +1,370 @@
+"""The Registry application: its methods are the commands and queries of the registry."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from functools import singledispatchmethod
+from typing import Any, TypeVar
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import IntegrityError, JSONTranscoder, Transcoding
+
+from registry import commands as c
+from registry.domain import (
+    Action,
+    ActionFacts,
+    Agreement,
+    Conflict,
+    IdempotencyMismatch,
+    NotFound,
+    Partner,
+    Problem,
+    ValidationFailed,
+    action_problems,
+    invalid,
+)
+from registry.domain.ids import agreement_uuid, partner_uuid
+from registry.idempotency import IdempotencyKey
+from registry.rules import Evaluation, NoRules, Rulebook, today_utc
+from registry.store import EventTable
+
+A = TypeVar("A", bound=Aggregate)
+
+
+class DateAsISO(Transcoding):
+    type = date
+    name = "date_iso"
+
+    def encode(self, obj: date) -> str:
+        return obj.isoformat()
+
+    def decode(self, data: str) -> date:
+        return date.fromisoformat(data)
+
+
+@dataclass
+class _Outcome:
+    aggregate: str
+    aggregate_id: str
+    uuid: UUID
+    version: int
+
+
+@dataclass
+class UnitOfWork:
+    """The aggregates one atomic save will record, so later commands in a batch see the
+    effects of earlier ones before anything is stored."""
+
+    app: Registry
+    by: str
+    aggregates: dict[UUID, Aggregate] = field(default_factory=dict)
+    outcomes: list[_Outcome] = field(default_factory=list)
+
+    def find(self, cls: type[A], aggregate_id: UUID) -> A | None:
+        if aggregate_id in self.aggregates:
+            found = self.aggregates[aggregate_id]
+        else:
+            try:
+                found = self.app.repository.get(aggregate_id)
+            except AggregateNotFoundError:
+                return None
+        return found if isinstance(found, cls) else None
+
+    def get(self, cls: type[A], aggregate_id: UUID, label: str,
+            expected_version: int | None = None) -> A:
+        found = self.find(cls, aggregate_id)
+        if found is None:
+            raise NotFound(f"no {cls.__name__.lower()} {label}")
+        if expected_version is not None and found.version != expected_version:
+            raise Conflict(f"{cls.__name__.lower()} {label} is at version {found.version}, "
+                           f"not {expected_version}: read it again and retry")
+        return found
+
+    def add(self, aggregate: Aggregate, kind: str, label: str) -> None:
+        self.aggregates[aggregate.id] = aggregate
+        self.outcomes.append(_Outcome(kind, label, aggregate.id, aggregate.version))
+
+    def known_partners(self, names: Iterable[str]) -> set[str]:
+        return {n for n in set(names) if self.app.is_partner(n, self)}
+
+    def agreement(self, reference: str) -> Agreement | None:
+        return self.find(Agreement, agreement_uuid(reference))
+
+
+class _View:
+    """The read-only registry that rules see during one command."""
+
+    def __init__(self, uow: UnitOfWork, similar: Callable[[ActionFacts], Sequence[Any]]):
+        self._uow = uow
+        self._similar = similar
+
+    def partner_ids(self) -> Sequence[str]:
+        return sorted(self._uow.app.partner_ids())
+
+    def agreement(self, reference: str) -> Agreement | None:
+        return self._uow.agreement(reference)
+
+    def similar_actions(self, facts: ActionFacts) -> Sequence[dict[str, Any]]:
+        return self._similar(facts)
+
+
+class Registry(Application[UUID]):
+    """Commands record partners, agreements and cooperation actions; nothing is ever
+    updated or deleted. Each command is checked against the domain invariants and the
+    active partner rules first, and refused whole if anything fails."""
+
+    name = "CooperationRegistry"
+    env = {"AGGREGATE_CACHE_MAXSIZE": "2000", "DEEPCOPY_FROM_AGGREGATE_CACHE": "y"}
+
+    def __init__(self, env: dict[str, str] | None = None, *, rules: Rulebook | None = None,
+                 today: Callable[[], date] = today_utc) -> None:
+        self.rules: Rulebook = rules or NoRules()
+        self.today = today
+        self.similar_actions: Callable[[ActionFacts], Sequence[Any]] = lambda facts: ()
+        self._partners: set[str] = set()
+        super().__init__(env)
+        self.event_table = EventTable(self.recorder)
+        self.event_table.make_append_only()
+
+    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
+        super().register_transcodings(transcoder)
+        transcoder.register(DateAsISO())
+
+    # -- commands -------------------------------------------------------------------
+
+    def execute(self, command: c.Command, *, by: str,
+                idempotency_key: str | None = None) -> c.Receipt:
+        """Record one command atomically; with an idempotency key, a retry answers the
+        first receipt and records nothing new."""
+        return self.execute_batch([command], by=by, idempotency_key=idempotency_key)[0]
+
+    def execute_batch(self, commands: Sequence[c.Command], *, by: str,
+                      idempotency_key: str | None = None) -> list[c.Receipt]:
+        """Record several commands in one transaction: all of them, or none."""
+        fingerprint = _fingerprint(commands)
+        if idempotency_key is not None:
+            earlier = self._claimed(by, idempotency_key, fingerprint)
+            if earlier is not None:
+                return earlier
+        uow = UnitOfWork(self, by)
+        for index, command in enumerate(commands):
+            try:
+                self.handle(command, uow)
+            except ValidationFailed as error:
+                if len(commands) > 1:
+                    error.problems = [Problem(f"[{index}].{p.field}", p.rule, p.message)
+                                      for p in error.problems]
+                raise
+        extra = []
+        if idempotency_key is not None:
+            extra.append(IdempotencyKey(principal=by, key=idempotency_key,
+                                        fingerprint=fingerprint,
+                                        outcomes=[_outcome_dict(o) for o in uow.outcomes]))
+        try:
+            recordings = self.save(*uow.aggregates.values(), *extra)
+        except IntegrityError:
+            if idempotency_key is not None:
+                earlier = self._claimed(by, idempotency_key, fingerprint)
+                if earlier is not None:
+                    return earlier
+            raise Conflict("another write to the same record was recorded first; "
+                           "read it again and retry") from None
+        positions = {(r.domain_event.originator_id, r.domain_event.originator_version):
+                     r.notification.id for r in recordings}
+        self._partners.update(a.partner_id for a in uow.aggregates.values()
+                              if isinstance(a, Partner))
+        return [c.Receipt(o.aggregate, o.aggregate_id, o.version,
+                          positions[(o.uuid, o.version)]) for o in uow.outcomes]
+
+    def _claimed(self, by: str, key: str, fingerprint: str) -> list[c.Receipt] | None:
+        try:
+            claim: IdempotencyKey = self.repository.get(IdempotencyKey.create_id(by, key))
+        except AggregateNotFoundError:
+            return None
+        if claim.fingerprint != fingerprint:
+            raise IdempotencyMismatch(
+                f"idempotency key {key!r} was already used with a different request")
+        return [c.Receipt(o["aggregate"], o["aggregate_id"], o["version"],
+                          self.event_table.position_of(UUID(o["uuid"]), o["version"]) or 0)
+                for o in claim.outcomes]
+
+    @singledispatchmethod
+    def handle(self, command: c.Command, uow: UnitOfWork) -> None:
+        raise TypeError(f"no handler for {type(command).__name__}")
+
+    @handle.register
+    def _(self, command: c.RegisterPartner, uow: UnitOfWork) -> None:
+        if self.is_partner(command.partner_id, uow):
+            raise invalid("partner_id", "partner.unique",
+                          f"partner {command.partner_id} is already registered")
+        partner = Partner(partner_id=command.partner_id, name=command.display_name,
+                          kind=command.kind, seat=command.seat, recorded_by=uow.by,
+                          evaluation=self._in_force())
+        uow.add(partner, "partner", command.partner_id)
+
+    @handle.register
+    def _(self, command: c.RenamePartner, uow: UnitOfWork) -> None:
+        partner = uow.get(Partner, partner_uuid(command.partner_id), command.partner_id,
+                          command.expected_version)
+        partner.rename(command.display_name, command.reason, uow.by, self._in_force())
+        uow.add(partner, "partner", command.partner_id)
+
+    @handle.register
+    def _(self, command: c.RegisterAgreement, uow: UnitOfWork) -> None:
+        if uow.agreement(command.reference) is not None:
+            raise invalid("reference", "agreement.unique",
+                          f"agreement {command.reference} is already registered")
+        self._check_agreement_words(command, uow)
+        payload = c._plain(command)
+        evaluation = self.rules.evaluate_agreement(payload, _View(uow, self.similar_actions))
+        evaluation.raise_for_errors()
+        agreement = Agreement.register(
+            reference=command.reference, kind=command.kind, title=command.title,
+            parties=list(command.parties), signed_on=command.signed_on,
+            signed_at=command.signed_at, signatories=[dict(s) for s in command.signatories],
+            commitments=list(command.commitments), review_rule=command.review_rule,
+            summary=command.summary, provenance=command.provenance, recorded_by=uow.by,
+            evaluation=evaluation.as_dict())
+        uow.add(agreement, "agreement", command.reference)
+
+    def _check_agreement_words(self, command: c.RegisterAgreement, uow: UnitOfWork) -> None:
+        known = uow.known_partners(command.parties)
+        problems = [Problem(f"parties[{i}]", "partner.known", f"{p!r} is not a registered partner")
+                    for i, p in enumerate(command.parties) if p not in known]
+        if command.signed_on > self.today():
+            problems.append(Problem("signed_on", "agreement.signed-in-future",
+                                    f"{command.signed_on} is after today"))
+        problems += self._commitment_word_problems(command.commitments, "commitments")
+        if problems:
+            raise ValidationFailed(problems)
+
+    def _commitment_word_problems(self, commitments: Iterable[Any], where: str) -> list[Problem]:
+        kinds = self.rules.vocabulary.action_kinds
+        return [Problem(f"{where}[{i}].fulfilled_by", "action.kind",
+                        f"{k!r} is not a known action kind")
+                for i, commitment in enumerate(commitments)
+                for k in commitment.fulfilled_by if k not in kinds]
+
+    @handle.register
+    def _(self, command: c.AddCommitment, uow: UnitOfWork) -> None:
+        agreement = uow.get(Agreement, agreement_uuid(command.agreement), command.agreement,
+                            command.expected_version)
+        problems = self._commitment_word_problems([command.commitment], "commitment")
+        if problems:
+            raise ValidationFailed([Problem("commitment.fulfilled_by", p.rule, p.message)
+                                    for p in problems])
+        agreement.add_commitment(command.commitment, uow.by, self._in_force())
+        uow.add(agreement, "agreement", command.agreement)
+
+    @handle.register
+    def _(self, command: c.ReviseAgreement, uow: UnitOfWork) -> None:
+        agreement = uow.get(Agreement, agreement_uuid(command.agreement), command.agreement,
+                            command.expected_version)
+        problems = self._commitment_word_problems(command.changes.get("commitments", ()),
+                                                  "changes.commitments")
+        if problems:
+            raise ValidationFailed(problems)
+        agreement.revise(dict(command.changes), command.reason, uow.by, self._in_force())
+        uow.add(agreement, "agreement", command.agreement)
+
+    @handle.register
+    def _(self, command: c.TerminateAgreement, uow: UnitOfWork) -> None:
+        agreement = uow.get(Agreement, agreement_uuid(command.agreement), command.agreement,
+                            command.expected_version)
+        if command.terminated_on > self.today():
+            raise invalid("terminated_on", "agreement.terminated-in-future",
+                          f"{command.terminated_on} is after today")
+        agreement.terminate(command.terminated_on, command.reason, uow.by, self._in_force())
+        uow.add(agreement, "agreement", command.agreement)
+
+    @handle.register
+    def _(self, command: c.ReportAction, uow: UnitOfWork) -> None:
+        if command.action_id is not None and uow.find(Action, command.action_id) is not None:
+            raise invalid("action_id", "action.unique",
+                          f"action {command.action_id} is already recorded")
+        evaluation = self._check_action(command.facts, uow)
+        kwargs = {"id": command.action_id} if command.action_id else {}
+        action = Action(facts=command.facts.as_payload(), recorded_by=uow.by,
+                        evaluation=evaluation.as_dict(), **kwargs)
+        uow.add(action, "action", str(action.id))
+
+    @handle.register
+    def _(self, command: c.AmendAction, uow: UnitOfWork) -> None:
+        action = uow.get(Action, command.action_id, str(command.action_id),
+                         command.expected_version)
+        new_facts = action.amended_facts(dict(command.changes))
+        evaluation = self._check_action(new_facts, uow)
+        action.amend(new_facts, command.reason, uow.by, evaluation.as_dict())
+        uow.add(action, "action", str(action.id))
+
+    @handle.register
+    def _(self, command: c.RetractAction, uow: UnitOfWork) -> None:
+        action = uow.get(Action, command.action_id, str(command.action_id),
+                         command.expected_version)
+        action.retract(command.reason, uow.by, self._in_force())
+        uow.add(action, "action", str(action.id))
+
+    def _check_action(self, facts: ActionFacts, uow: UnitOfWork) -> Evaluation:
+        problems = action_problems(
+            facts, partners=uow.known_partners([facts.reporting_partner, *facts.partners]),
+            vocabulary=self.rules.vocabulary, find_agreement=uow.agreement, today=self.today())
+        if problems:
+            raise ValidationFailed(problems)
+        evaluation = self.rules.evaluate_action(facts, _View(uow, self.similar_actions))
+        evaluation.raise_for_errors()
+        return evaluation
+
+    def _in_force(self) -> dict[str, Any]:
+        return Evaluation(rules_in_force=getattr(self.rules, "rules_in_force", ())).as_dict()
+
+    # -- queries --------------------------------------------------------------------
+
+    def is_partner(self, partner_id: str, uow: UnitOfWork | None = None) -> bool:
+        """Partners are never removed, so a positive answer is cached for good."""
+        if partner_id in self._partners:
+            return True
+        found = (uow.find(Partner, partner_uuid(partner_id)) if uow else
+                 self._find(Partner, partner_uuid(partner_id)))
+        if found is not None and uow is not None and found.id in uow.aggregates:
+            return True  # registered earlier in this batch, not yet stored
+        if found is not None:
+            self._partners.add(partner_id)
+        return found is not None
+
+    def partner_ids(self) -> set[str]:
+        return set(self._partners)
+
+    def partner(self, partner_id: str) -> Partner:
+        return self._get(Partner, partner_uuid(partner_id), partner_id)
+
+    def agreement(self, reference: str) -> Agreement:
+        return self._get(Agreement, agreement_uuid(reference), reference)
+
+    def action(self, action_id: UUID) -> Action:
+        return self._get(Action, action_id, str(action_id))
+
+    def _find(self, cls: type[A], aggregate_id: UUID) -> A | None:
+        try:
+            found = self.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            return None
+        return found if isinstance(found, cls) else None
+
+    def _get(self, cls: type[A], aggregate_id: UUID, label: str) -> A:
+        found = self._find(cls, aggregate_id)
+        if found is None:
+            raise NotFound(f"no {cls.__name__.lower()} {label}")
+        return found
+
+
+def _fingerprint(commands: Sequence[c.Command]) -> str:
+    return "+".join(command.fingerprint() for command in commands)
+
+
+def _outcome_dict(outcome: _Outcome) -> dict[str, Any]:
+    return {"aggregate": outcome.aggregate, "aggregate_id": outcome.aggregate_id,
+            "uuid": str(outcome.uuid), "version": outcome.version}

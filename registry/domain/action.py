@@ -1,0 +1,173 @@
+"""Action: one cooperation action a partner reports having taken with others."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from eventsourcing.domain import Aggregate, event
+
+from registry.domain.agreement import Agreement
+from registry.domain.errors import Problem, ValidationFailed, invalid
+from registry.domain.values import Period
+from registry.domain.vocabulary import Vocabulary
+
+AMENDABLE = ("partners", "kind", "occurred_on", "countries", "mechanisms", "themes", "agreement",
+             "commitment", "venue", "summary", "references")
+
+
+@dataclass(frozen=True)
+class ActionFacts:
+    """What an action claims, independent of how it is stored: what rules look at."""
+
+    reporting_partner: str
+    partners: tuple[str, ...]
+    kind: str
+    occurred_on: Period
+    countries: tuple[str, ...] = ()
+    mechanisms: tuple[str, ...] = ()
+    themes: tuple[str, ...] = ()
+    agreement: str | None = None
+    commitment: str | None = None
+    venue: str = ""
+    summary: str = ""
+    references: tuple[str, ...] = ()
+    provenance: str = "reported"
+
+    @property
+    def counterparts(self) -> tuple[str, ...]:
+        return tuple(p for p in self.partners if p != self.reporting_partner)
+
+    def as_payload(self) -> dict[str, Any]:
+        return {
+            "reporting_partner": self.reporting_partner, "partners": list(self.partners),
+            "kind": self.kind, "occurred_on": self.occurred_on.as_dict(),
+            "countries": list(self.countries), "mechanisms": list(self.mechanisms),
+            "themes": list(self.themes), "agreement": self.agreement,
+            "commitment": self.commitment, "venue": self.venue, "summary": self.summary,
+            "references": list(self.references), "provenance": self.provenance,
+        }
+
+    @classmethod
+    def from_payload(cls, data: dict[str, Any]) -> ActionFacts:
+        values = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
+        values["occurred_on"] = Period.from_dict(data["occurred_on"])
+        return cls(**values)
+
+
+def _unknown(field_name: str, rule: str, values: Collection[str], allowed: Collection[str],
+             what: str) -> list[Problem]:
+    return [Problem(f"{field_name}[{i}]", rule, f"{v!r} is not a known {what}")
+            for i, v in enumerate(values) if v not in allowed]
+
+
+def action_problems(
+    facts: ActionFacts,
+    *,
+    partners: Collection[str],
+    vocabulary: Vocabulary,
+    find_agreement: Callable[[str], Agreement | None],
+    today: date,
+) -> list[Problem]:
+    """Every domain invariant an action must hold, all at once so a person fixes all."""
+    found = _unknown("partners", "partner.known", facts.partners, partners, "partner")
+    if facts.reporting_partner not in partners:
+        found.append(Problem("reporting_partner", "partner.known",
+                             f"{facts.reporting_partner!r} is not a registered partner"))
+    if facts.reporting_partner not in facts.partners:
+        found.append(Problem("partners", "action.reporting-partner-involved",
+                             f"the reporting partner {facts.reporting_partner!r} must be "
+                             "among the partners involved"))
+    if len(set(facts.partners)) != len(facts.partners):
+        found.append(Problem("partners", "action.distinct-partners", "a partner is named twice"))
+    if facts.kind not in vocabulary.action_kinds:
+        found.append(Problem("kind", "action.kind", f"{facts.kind!r} is not a known action kind "
+                             f"(known: {', '.join(sorted(vocabulary.action_kinds))})"))
+    found += facts.occurred_on.problems("occurred_on", today)
+    found += _unknown("countries", "country.iso3166", facts.countries, vocabulary.countries,
+                      "ISO 3166-1 alpha-2 country code")
+    found += _unknown("mechanisms", "action.mechanism", facts.mechanisms, vocabulary.mechanisms,
+                      "mechanism")
+    found += _unknown("themes", "action.theme", facts.themes, vocabulary.themes, "theme")
+    found += _agreement_problems(facts, find_agreement)
+    return found
+
+
+def _agreement_problems(facts: ActionFacts,
+                        find_agreement: Callable[[str], Agreement | None]) -> list[Problem]:
+    if facts.agreement is None:
+        if facts.commitment is not None:
+            return [Problem("commitment", "action.commitment-needs-agreement",
+                            "name the agreement whose commitment this action fulfils")]
+        return []
+    agreement = find_agreement(facts.agreement)
+    if agreement is None:
+        return [Problem("agreement", "agreement.known", f"no agreement {facts.agreement!r}")]
+    if facts.commitment is not None and agreement.commitment(facts.commitment) is None:
+        return [Problem("commitment", "commitment.known",
+                        f"agreement {facts.agreement} has no commitment {facts.commitment!r}")]
+    return []
+
+
+class Action(Aggregate):
+    @event("Reported")
+    def __init__(self, facts: dict[str, Any], recorded_by: str,
+                 evaluation: dict[str, Any]) -> None:
+        self.facts = ActionFacts.from_payload(facts)
+        self.retracted_reason: str | None = None
+
+    @property
+    def is_retracted(self) -> bool:
+        return self.retracted_reason is not None
+
+    def _check_live(self) -> None:
+        if self.is_retracted:
+            raise invalid("action", "action.retracted",
+                          f"action {self.id} was retracted ({self.retracted_reason}); "
+                          "report a new action instead")
+
+    def amended_facts(self, changes: dict[str, Any]) -> ActionFacts:
+        """The facts as they would be after the changes (for validation before amending)."""
+        self._check_live()
+        unknown = sorted(set(changes) - set(AMENDABLE))
+        if unknown:
+            raise invalid(f"changes.{unknown[0]}", "action.amendable",
+                          f"only {', '.join(AMENDABLE)} can be amended")
+        payload = {**self.facts.as_payload(), **changes}
+        if isinstance(payload["occurred_on"], Period):
+            payload["occurred_on"] = payload["occurred_on"].as_dict()
+        new = ActionFacts.from_payload(payload)
+        if new == self.facts:
+            raise invalid("changes", "action.amendment-changes-nothing",
+                          "the amendment changes nothing")
+        return new
+
+    def amend(self, new_facts: ActionFacts, reason: str, recorded_by: str,
+              evaluation: dict[str, Any]) -> None:
+        self._check_live()
+        old, new = self.facts.as_payload(), new_facts.as_payload()
+        changes = {k: v for k, v in new.items() if old[k] != v}
+        if not changes:
+            raise invalid("changes", "action.amendment-changes-nothing",
+                          "the amendment changes nothing")
+        self._amended(changes, reason, recorded_by, evaluation)
+
+    @event("Amended")
+    def _amended(self, changes: dict[str, Any], reason: str, recorded_by: str,
+                 evaluation: dict[str, Any]) -> None:
+        self.facts = ActionFacts.from_payload({**self.facts.as_payload(), **changes})
+
+    def retract(self, reason: str, recorded_by: str, evaluation: dict[str, Any]) -> None:
+        self._check_live()
+        self._retracted(reason, recorded_by, evaluation)
+
+    @event("Retracted")
+    def _retracted(self, reason: str, recorded_by: str, evaluation: dict[str, Any]) -> None:
+        self.retracted_reason = reason
+
+
+def require_no_problems(problems: list[Problem]) -> None:
+    if problems:
+        raise ValidationFailed(problems)

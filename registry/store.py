@@ -1,0 +1,103 @@
+"""What the registry adds to eventsourcing's recorders: the event table refuses UPDATE,
+DELETE and TRUNCATE at the SQL level, and a few raw reads (positions, counts)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.persistence import ApplicationRecorder
+
+SQLITE_APPEND_ONLY = [
+    f"CREATE TRIGGER IF NOT EXISTS {{table}}_refuse_{op.lower()} BEFORE {op} ON {{table}} "
+    f"BEGIN SELECT RAISE(ABORT, '{{table}} is append-only: {op} refused'); END"
+    for op in ("UPDATE", "DELETE")
+]
+
+POSTGRES_APPEND_ONLY = [
+    "SELECT pg_advisory_xact_lock(hashtext('coopreg-append-only'))",
+    """CREATE OR REPLACE FUNCTION {schema}.coopreg_refuse_change() RETURNS trigger
+       LANGUAGE plpgsql AS $$ BEGIN
+         RAISE EXCEPTION '% is append-only: % refused', TG_TABLE_NAME, TG_OP
+           USING ERRCODE = 'insufficient_privilege';
+       END $$""",
+    """DO $$ BEGIN
+         IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = 'coopreg_append_only'
+                        AND tgrelid = '{schema}.{table}'::regclass) THEN
+           CREATE TRIGGER coopreg_append_only BEFORE UPDATE OR DELETE ON {schema}.{table}
+             FOR EACH ROW EXECUTE FUNCTION {schema}.coopreg_refuse_change();
+           CREATE TRIGGER coopreg_append_only_truncate BEFORE TRUNCATE ON {schema}.{table}
+             FOR EACH STATEMENT EXECUTE FUNCTION {schema}.coopreg_refuse_change();
+         END IF;
+       END $$""",
+]
+
+
+class Sql:
+    """The one place that knows the two SQL dialects apart: `?` placeholders are written
+    once and rewritten for psycopg; tables are qualified with the PostgreSQL schema."""
+
+    def __init__(self, datastore: Any) -> None:
+        self.datastore = datastore
+        self.postgres = "postgres" in type(datastore).__module__
+        self.schema = getattr(datastore, "schema", "")
+
+    def table(self, name: str) -> str:
+        return f'"{self.schema}"."{name}"' if self.postgres else name
+
+    def q(self, statement: str) -> str:
+        return statement.replace("?", "%s") if self.postgres else statement
+
+    @contextmanager
+    def transaction(self, *, commit: bool = True) -> Iterator[Any]:
+        with self.datastore.transaction(commit=commit) as cursor:
+            yield cursor
+
+    def execute(self, cursor: Any, statement: str, params: Any = ()) -> Any:
+        cursor.execute(self.q(statement), params)
+        return cursor
+
+    def executemany(self, cursor: Any, statement: str, rows: list[Any]) -> None:
+        if rows:
+            cursor.executemany(self.q(statement), rows)
+
+    def all(self, statement: str, params: Any = ()) -> list[dict[str, Any]]:
+        with self.transaction(commit=False) as cursor:
+            self.execute(cursor, statement, params)
+            return [dict(row) for row in cursor.fetchall()]
+
+    def one(self, statement: str, params: Any = ()) -> dict[str, Any] | None:
+        rows = self.all(statement, params)
+        return rows[0] if rows else None
+
+
+class EventTable:
+    """Raw access to the application's event table, for what the library does not offer."""
+
+    def __init__(self, recorder: ApplicationRecorder) -> None:
+        self.recorder = recorder
+        self.sql = Sql(recorder.datastore)  # type: ignore[attr-defined]
+        self.name = recorder.events_table_name  # type: ignore[attr-defined]
+        self.position = "notification_id" if self.sql.postgres else "rowid"
+
+    def make_append_only(self) -> None:
+        with self.sql.transaction() as cursor:
+            if self.sql.postgres:
+                for statement in POSTGRES_APPEND_ONLY:
+                    cursor.execute(statement.format(schema=f'"{self.sql.schema}"',
+                                                    table=f'"{self.name}"'))
+            else:
+                for statement in SQLITE_APPEND_ONLY:
+                    cursor.execute(statement.format(table=self.name))
+
+    def position_of(self, originator_id: UUID, version: int) -> int | None:
+        key = originator_id if self.sql.postgres else originator_id.hex
+        row = self.sql.one(f"SELECT {self.position} AS position FROM {self.sql.table(self.name)} "
+                           "WHERE originator_id = ? AND originator_version = ?", (key, version))
+        return row["position"] if row else None
+
+    def count(self) -> int:
+        row = self.sql.one(f"SELECT COUNT(*) AS n FROM {self.sql.table(self.name)}")
+        return int(row["n"]) if row else 0
