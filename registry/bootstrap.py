@@ -1,0 +1,41 @@
+"""Wires a registry together from a database URL: application, read models, follower."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from registry.application import Registry
+from registry.config import Database, database_url, parse_database
+from registry.projections import PROJECTIONS, Follower, Queries, ReadModel, read_model_for
+from registry.rules import Rulebook, today_utc
+
+
+@dataclass
+class Services:
+    database: Database
+    app: Registry
+    projections: list[ReadModel]
+    follower: Follower
+    queries: Queries
+
+    def close(self) -> None:
+        self.app.close()
+
+    def __enter__(self) -> Services:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+
+def open_registry(url: str | None = None, *, rules: Rulebook | None = None,
+                  today: Callable[[], date] = today_utc) -> Services:
+    database = parse_database(database_url(url))
+    app = Registry(database.env, rules=rules, today=today)
+    datastore = app.factory.datastore  # type: ignore[attr-defined]
+    projections = [cls(read_model_for(datastore, cls.name)) for cls in PROJECTIONS]
+    follower = Follower(app, projections)
+    return Services(database, app, projections, follower, Queries(projections[0].sql))

@@ -1,0 +1,13 @@
+"""Read models (projections) of the registry and the queries over them."""
+
+from registry.projections.actions import ActionsProjection
+from registry.projections.agreements import AgreementsProjection, PartnersProjection
+from registry.projections.base import ReadModel, read_model_for
+from registry.projections.queries import ActionFilter, Page, Queries
+from registry.projections.runner import Follower
+
+PROJECTIONS: tuple[type[ReadModel], ...] = (
+    PartnersProjection, AgreementsProjection, ActionsProjection)
+
+__all__ = ["PROJECTIONS", "ActionFilter", "ActionsProjection", "AgreementsProjection",
+           "Follower", "Page", "PartnersProjection", "Queries", "ReadModel", "read_model_for"]
