@@ -20,8 +20,9 @@ class AgreementsProjection(ReadModel):
     tables: ClassVar[dict[str, str]] = {
         "agreement_versions": """
             reference TEXT NOT NULL, version INTEGER NOT NULL, agreement_id TEXT NOT NULL,
-            valid_from BIGINT NOT NULL, valid_to BIGINT, event TEXT NOT NULL, status TEXT NOT NULL, kind TEXT NOT NULL,
-            title TEXT NOT NULL, signed_on TEXT NOT NULL, text_version INTEGER NOT NULL,
+            valid_from BIGINT NOT NULL, valid_to BIGINT, event TEXT NOT NULL,
+            status TEXT NOT NULL, kind TEXT NOT NULL, title TEXT NOT NULL,
+            signed_on TEXT NOT NULL, text_version INTEGER NOT NULL,
             data TEXT NOT NULL, changes TEXT, reason TEXT, findings TEXT NOT NULL,
             recorded_at TEXT NOT NULL, recorded_by TEXT NOT NULL,
             PRIMARY KEY (reference, version)""",
