@@ -1,0 +1,231 @@
+"""The `coopreg` command: run, load, inspect, export and rebuild the registry."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TextIO
+
+import click
+from eventsourcing.persistence import PersistenceError
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from registry.bootstrap import Services, open_registry
+from registry.domain import RegistryError, ValidationFailed
+from registry.io import export_events, import_events
+from registry.schemas import load_command
+
+err = Console(stderr=True)
+
+
+class UserError(click.ClickException):
+    """One clear line on stderr and a non-zero exit; never a traceback."""
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"coopreg: error: {self.message}", err=True)
+
+
+def describe(error: Exception) -> str:
+    if isinstance(error, ValidationFailed):
+        return "; ".join(f"{p.field}: {p.message} [{p.rule}]" for p in error.problems)
+    return str(error)
+
+
+@contextmanager
+def services(ctx: click.Context) -> Iterator[Services]:
+    try:
+        registry = open_registry(ctx.obj["db"])
+    except RegistryError as error:
+        raise UserError(describe(error)) from None
+    except (PersistenceError, OSError) as error:
+        raise UserError(f"cannot open the database {ctx.obj['db'] or '(default)'}: "
+                        f"{error}") from None
+    try:
+        yield registry
+    except RegistryError as error:
+        raise UserError(describe(error)) from None
+    except PersistenceError as error:
+        raise UserError(f"database error: {error}") from None
+    finally:
+        registry.close()
+
+
+@contextmanager
+def progress_bar(label: str, total: int | None) -> Iterator[Callable[[int], None]]:
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), console=err, transient=not err.is_terminal) as bar:
+        task = bar.add_task(label, total=total)
+        yield lambda n: bar.advance(task, n)
+
+
+@click.group()
+@click.option("--db", envvar="COOPREG_DB", default=None, metavar="URL",
+              help="sqlite:///registry.db (default) or postgresql://user@host/dbname "
+                   "[env COOPREG_DB]")
+@click.pass_context
+def main(ctx: click.Context, db: str | None) -> None:
+    """Cooperation Registry: the shared, append-only record of what partner organizations
+    agree and do together."""
+    ctx.obj = {"db": db}
+
+
+@main.command()
+@click.pass_context
+def init(ctx: click.Context) -> None:
+    """Create the event store and the read models (safe to run again)."""
+    with services(ctx) as s:
+        click.echo(f"registry ready at {s.database.redacted()} "
+                   f"({s.app.event_table.count()} events)")
+
+
+@main.command()
+@click.pass_context
+def demo(ctx: click.Context) -> None:
+    """Load the demo scenario drawn from the seed documents, then print a summary."""
+    from registry.demo import load_demo, scenario
+
+    with services(ctx) as s:
+        with progress_bar("loading demo", len(scenario()["commands"])) as advance:
+            receipts = load_demo(s.app, advance)
+        s.follower.catch_up()
+        counts = s.queries.counts()
+        click.echo(f"demo loaded into {s.database.redacted()}: {counts['partners']} partners, "
+                   f"{counts['agreements']} agreements, {counts['actions']} actions "
+                   f"({len(receipts)} commands; last position {max(r.position for r in receipts)})")
+        for agreement in s.queries.agreements():
+            click.echo(f"  {agreement['id']}: {agreement['title']} ({agreement['signed_on']}, "
+                       f"{len(agreement['commitments'])} commitments)")
+
+
+@main.command()
+@click.argument("source", type=click.File("r", encoding="utf-8"), default="-")
+@click.option("--as", "by", default="admin:cli", show_default=True,
+              help="principal recorded as author, e.g. partner:osce-odihr")
+@click.option("--idempotency-key", default=None, help="retrying with the same key records "
+              "nothing new (single command only)")
+@click.option("--chunk-size", default=500, show_default=True, type=click.IntRange(1, 10_000))
+@click.pass_context
+def post(ctx: click.Context, source: TextIO, by: str, idempotency_key: str | None,
+         chunk_size: int) -> None:
+    """Record an agreement, an action or any command from a JSON file or stdin.
+
+    SOURCE holds one JSON object, a JSON array, or NDJSON (one command per line). Commands
+    are recorded in atomic chunks; a failing chunk records nothing and names its line."""
+    text = source.read()
+    items = list(_parse_commands(text))
+    with services(ctx) as s:
+        if len(items) == 1:
+            line, data = items[0]
+            receipt = s.app.execute(_load(line, data, len(items)), by=by,
+                                    idempotency_key=idempotency_key)
+            click.echo(json.dumps(receipt.as_dict()))
+        else:
+            if idempotency_key:
+                raise UserError("--idempotency-key applies to a single command")
+            for start in range(0, len(items), chunk_size):
+                chunk = items[start:start + chunk_size]
+                commands = [_load(line, data, len(items)) for line, data in chunk]
+                try:
+                    receipts = s.app.execute_batch(commands, by=by)
+                except ValidationFailed as error:
+                    index = int(error.problems[0].field.split("]")[0][1:])
+                    raise UserError(f"line {chunk[index][0]}: {describe(error)} (nothing of "
+                                    f"lines {chunk[0][0]}-{chunk[-1][0]} was recorded; "
+                                    f"{start} commands before were)") from None
+                for receipt in receipts:
+                    click.echo(json.dumps(receipt.as_dict()))
+        s.follower.catch_up()
+
+
+def _parse_commands(text: str) -> Iterator[tuple[int, Any]]:
+    stripped = text.strip()
+    if not stripped:
+        raise UserError("no command given (empty input)")
+    try:
+        whole = json.loads(stripped)
+    except ValueError:
+        whole = None
+    if isinstance(whole, list):
+        yield from ((i + 1, item) for i, item in enumerate(whole))
+        return
+    if whole is not None:
+        yield 1, whole
+        return
+    for number, line in enumerate(text.splitlines(), start=1):
+        if line.strip():
+            try:
+                yield number, json.loads(line)
+            except ValueError as error:
+                raise UserError(f"line {number}: not JSON ({error})") from None
+
+
+def _load(line: int, data: Any, total: int) -> Any:
+    try:
+        return load_command(data)
+    except ValidationFailed as error:
+        where = f"line {line}: " if total > 1 else ""
+        raise UserError(where + describe(error)) from None
+
+
+@main.command("export")
+@click.argument("target", type=click.Path(dir_okay=False, allow_dash=True), default="-")
+@click.pass_context
+def export_cmd(ctx: click.Context, target: str) -> None:
+    """Write the whole event history as NDJSON (to TARGET or stdout)."""
+    with services(ctx) as s:
+        total = s.app.event_table.count()
+        out = sys.stdout if target == "-" else Path(target).open("w", encoding="utf-8")
+        try:
+            with progress_bar("exporting", total) as advance:
+                count = export_events(s.app.recorder, out, advance)
+        finally:
+            if out is not sys.stdout:
+                out.close()
+        err.print(f"exported {count} events")
+
+
+@main.command("import")
+@click.argument("source", type=click.File("r", encoding="utf-8"))
+@click.pass_context
+def import_cmd(ctx: click.Context, source: TextIO) -> None:
+    """Import an NDJSON export into an empty store, then build the read models."""
+    with services(ctx) as s:
+        with progress_bar("importing", None) as advance:
+            report = import_events(s.app.recorder, s.app.mapper, source, progress=advance)
+        s.follower.catch_up()
+        note = " (positions renumbered: the source had gaps)" if report.renumbered else ""
+        click.echo(f"imported {report.events} events{note}")
+
+
+@main.command()
+@click.pass_context
+def replay(ctx: click.Context) -> None:
+    """Rebuild every read model from position 0 and compare it with the live one."""
+    with services(ctx) as s:
+        s.follower.catch_up()
+        before = s.follower.digests()
+        with progress_bar("replaying", s.app.event_table.count()) as advance:
+            s.follower.rebuild(progress=advance)
+        after = s.follower.digests()
+        for name in before:
+            same = "equal" if before[name] == after[name] else "DIFFERENT"
+            click.echo(f"{name:<12} {after[name][:16]}  {same} to the live read model")
+        if before != after:
+            raise UserError("a rebuilt read model differs from the live one")
+
+
+@main.command()
+@click.pass_context
+def status(ctx: click.Context) -> None:
+    """Event count, last position and each read model's lag."""
+    with services(ctx) as s:
+        head = s.app.recorder.max_notification_id() or 0
+        click.echo(f"database        {s.database.redacted()}")
+        click.echo(f"events          {s.app.event_table.count()}")
+        click.echo(f"last position   {head}")
+        for name, lag in s.follower.lag().items():
+            click.echo(f"lag {name:<11} {lag}")
