@@ -178,14 +178,18 @@ def export_cmd(ctx: click.Context, target: str) -> None:
     """Write the whole event history as NDJSON (to TARGET or stdout)."""
     with services(ctx) as s:
         total = s.app.event_table.count()
-        out = sys.stdout if target == "-" else Path(target).open("w", encoding="utf-8")
-        try:
-            with progress_bar("exporting", total) as advance:
-                count = export_events(s.app.recorder, out, advance)
-        finally:
-            if out is not sys.stdout:
-                out.close()
+        with _output(target) as out, progress_bar("exporting", total) as advance:
+            count = export_events(s.app.recorder, out, advance)
         err.print(f"exported {count} events")
+
+
+@contextmanager
+def _output(target: str) -> Iterator[TextIO]:
+    if target == "-":
+        yield sys.stdout
+    else:
+        with Path(target).open("w", encoding="utf-8") as out:
+            yield out
 
 
 @main.command("import")

@@ -44,7 +44,8 @@ class Strict(Schema):
 class PeriodField(fields.Field):
     """A date (`2014-06-12`) or a range (`{"start": "2014-06-10", "end": "2014-06-12"}`)."""
 
-    default_error_messages = {"invalid": "must be a date YYYY-MM-DD or an object with start and end dates"}
+    default_error_messages = {
+        "invalid": "must be a date YYYY-MM-DD or an object with start and end dates"}
 
     def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> Period:
         try:

@@ -105,7 +105,7 @@ def action(**overrides: object) -> dict:
 
 def agreement(**overrides: object) -> dict:
     data = {"command": "register_agreement", "reference": "ohchr-odihr-2014",
-            "kind": "joint_declaration", "title": "Joint declaration OHCHR–ODIHR",
+            "kind": "joint_declaration", "title": "Joint declaration OHCHR-ODIHR",
             "parties": ["ohchr", "osce-odihr"], "signed_on": "2014-06-12",
             "signed_at": "Geneva",
             "signatories": [{"name": "Navi Pillay", "title": "High Commissioner",

@@ -75,7 +75,8 @@ def test_lines_that_are_not_events_are_refused(tmp_path):
         for line, message in (("not json", "not JSON"), ('{"position": 1}', "missing"),
                               ('[1, 2]', "JSON object")):
             with pytest.raises(ImportFailed, match=message):
-                import_events(target.app.recorder, target.app.mapper, ['{"format": "coopreg-events/1"}', line])
+                header = '{"format": "coopreg-events/1"}'
+                import_events(target.app.recorder, target.app.mapper, [header, line])
         assert target.app.event_table.count() == 0
     finally:
         target.close()

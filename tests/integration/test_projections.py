@@ -124,7 +124,7 @@ def test_replay_from_zero_equals_the_live_read_models(history):
 
 
 def test_catching_up_is_resumable_and_exactly_once(history):
-    services, ids = history
+    services, _ = history
     live = services.follower.digests()
     for projection in services.projections:
         projection.reset()
