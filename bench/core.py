@@ -284,6 +284,14 @@ def compare_replay(url: str, repeats: int) -> Comparison:
         services.close()
 
 
+def notification_count(url: str) -> int:
+    reader = Registry(parse_database(url).env)
+    try:
+        return reader.recorder.max_notification_id()
+    finally:
+        reader.close()
+
+
 def decode_all(app: Application[Any]) -> int:
     decoded, start = 0, 1
     while notifications := app.recorder.select_notifications(start, REPLAY_PAGE):
@@ -345,9 +353,11 @@ def bench_store(store: Store, work: Workload, args: argparse.Namespace) -> dict[
                      lambda: raw_writes(store, "raw-single", loads, None))
     batched = compare(r, lambda: registry_writes(store, "registry-batched", cmds, b),
                       lambda: raw_writes(store, "raw-batched", loads, b))
-    replay = compare_replay(replay_database(store, args), r)
+    url = replay_database(store, args)
+    replay = compare_replay(url, r)
     return {"parse_commands_per_s": work.parse_rate,
             "replay_events": args.replay_events or args.events,
+            "replayed_notifications": notification_count(url),
             "single_writes": single.as_dict("single_writes"),
             "batched_writes": batched.as_dict("batched_writes"),
             "full_replay": replay.as_dict("full_replay")}
@@ -361,7 +371,7 @@ def run_store(name: str, work: Workload, args: argparse.Namespace) -> dict[str, 
     try:
         store = open_store(name, args.pg_url)
     except psycopg.OperationalError as error:
-        return {"skipped": f"PostgreSQL not reachable: {error}".strip()}
+        return {"skipped": "PostgreSQL not reachable: " + " ".join(str(error).split())}
     try:
         return bench_store(store, work, args)
     finally:
@@ -379,7 +389,8 @@ def table(name: str, figures: dict[str, Any], args: argparse.Namespace) -> str:
     if "skipped" in figures:
         return f"[{name}] skipped: {figures['skipped']}"
     lines = [f"[{name}] events/s, best of {args.repeats} runs (order alternated); "
-             f"N={args.events}, B={args.batch_size}, replay N={figures['replay_events']}",
+             f"N={args.events}, B={args.batch_size}, "
+             f"replayed {figures['replayed_notifications']} notifications",
              f"  {'phase':<15}{'registry':>11}{'raw':>11}{'ratio':>8}  target"]
     for phase, label in LABELS.items():
         f = figures[phase]
@@ -407,7 +418,7 @@ def results(args: argparse.Namespace, stores: dict[str, Any]) -> dict[str, Any]:
         "replay_page": REPLAY_PAGE,
         "repeats": args.repeats,
         "statistic": "best run (highest events/s) per side; ratio = registry / raw",
-        "order": "alternated: registry first on odd runs, raw first on even runs",
+        "order": "alternated: registry first in runs 1, 3, ...; raw first in runs 2, 4, ...",
         "parsing": "commands are parsed before timing; parse rate reported separately",
         "units": "events per second",
         "stores": stores,

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from functools import singledispatchmethod
 from typing import Any, TypeVar
-from uuid import UUID
+from uuid import UUID, uuid4
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate
@@ -287,9 +287,8 @@ class Registry(Application[UUID]):
             raise invalid("action_id", "action.unique",
                           f"action {command.action_id} is already recorded")
         evaluation = self._check_action(command.facts, uow)
-        kwargs = {"id": command.action_id} if command.action_id else {}
-        action = Action(facts=command.facts.as_payload(), recorded_by=uow.by,
-                        evaluation=evaluation.as_dict(), **kwargs)
+        action = Action(id=command.action_id or uuid4(), facts=command.facts.as_payload(),
+                        recorded_by=uow.by, evaluation=evaluation.as_dict())
         uow.add(action, "action", str(action.id))
 
     @handle.register

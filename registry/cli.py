@@ -6,6 +6,7 @@ import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -132,13 +133,20 @@ def post(ctx: click.Context, source: TextIO, by: str, idempotency_key: str | Non
                 try:
                     receipts = s.app.execute_batch(commands, by=by)
                 except ValidationFailed as error:
-                    index = int(error.problems[0].field.split("]")[0][1:])
+                    index, error = _split_batch_error(error)
                     raise UserError(f"line {chunk[index][0]}: {describe(error)} (nothing of "
                                     f"lines {chunk[0][0]}-{chunk[-1][0]} was recorded; "
                                     f"{start} commands before were)") from None
                 for receipt in receipts:
                     click.echo(json.dumps(receipt.as_dict()))
         s.follower.catch_up()
+
+
+def _split_batch_error(error: ValidationFailed) -> tuple[int, ValidationFailed]:
+    """A batch names fields "[3].kind"; a line number says which command, so keep "kind"."""
+    index = int(error.problems[0].field[1:].partition("]")[0])
+    return index, ValidationFailed([replace(p, field=p.field.partition("].")[2])
+                                    for p in error.problems])
 
 
 def _parse_commands(text: str) -> Iterator[tuple[int, Any]]:

@@ -6,6 +6,7 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
+from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
@@ -113,8 +114,9 @@ def _agreement_problems(facts: ActionFacts,
 
 class Action(Aggregate):
     @event("Reported")
-    def __init__(self, facts: dict[str, Any], recorded_by: str,
+    def __init__(self, id: UUID, facts: dict[str, Any], recorded_by: str,
                  evaluation: dict[str, Any]) -> None:
+        """`id` is given by the application (new, or chosen by the reporter for imports)."""
         self.facts = ActionFacts.from_payload(facts)
         self.retracted_reason: str | None = None
 

@@ -19,6 +19,15 @@ def test_recording_an_action_answers_its_version_and_position(partners):
     assert recorded.facts.countries == ("UA",)
 
 
+def test_a_reporter_may_choose_the_action_id_once(partners):
+    chosen = "00000000-0000-4000-8000-000000000001"
+    receipt = run(partners, action(action_id=chosen), by="partner:ohchr")
+    assert receipt.aggregate_id == chosen
+    with pytest.raises(ValidationFailed) as caught:
+        run(partners, action(action_id=chosen), by="partner:ohchr")
+    assert caught.value.problems[0].rule == "action.unique"
+
+
 def test_every_event_records_who_and_when(partners):
     receipt = run(partners, action(), by="partner:ohchr")
     event = partners.app.events.get(UUID(receipt.aggregate_id)).__next__()

@@ -1,6 +1,7 @@
 """An action: what a partner reports, and the invariants that keep the record sound."""
 
 from datetime import date
+from uuid import uuid4
 
 import pytest
 
@@ -65,7 +66,8 @@ def test_kosovo_user_assigned_code_is_accepted():
 
 
 def new_action() -> Action:
-    return Action(facts=facts().as_payload(), recorded_by="partner:ohchr", evaluation={})
+    return Action(id=uuid4(), facts=facts().as_payload(), recorded_by="partner:ohchr",
+                  evaluation={})
 
 
 def test_an_amendment_keeps_the_earlier_version_in_the_events():
