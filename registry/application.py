@@ -145,7 +145,7 @@ class Registry(Application[UUID]):
     def execute_batch(self, commands: Sequence[c.Command], *, by: str,
                       idempotency_key: str | None = None) -> list[c.Receipt]:
         """Record several commands in one transaction: all of them, or none."""
-        fingerprint = _fingerprint(commands)
+        fingerprint = _fingerprint(commands) if idempotency_key is not None else ""
         if idempotency_key is not None:
             earlier = self._claimed(by, idempotency_key, fingerprint)
             if earlier is not None:

@@ -57,12 +57,12 @@ class ReadModelMixin:
         self._insert_tracking(cursor, Tracking(self.tracking_name, notification_id))  # type: ignore[attr-defined]
 
     def forget_tracking(self, cursor: Any) -> None:
-        if self.sql.postgres:
-            table = self.sql.table(self.tracking_table_name)  # type: ignore[attr-defined]
-            self.sql.execute(cursor, f"DELETE FROM {table}")
-        else:
-            self.sql.execute(cursor, "DELETE FROM tracking WHERE application_name = ?",
-                             (self.tracking_name,))
+        """Delete this projection's tracking row only: the table also holds eventsourcing's
+        own `__migration__` row, without which it would migrate the table again."""
+        table = (self.sql.table(self.tracking_table_name)  # type: ignore[attr-defined]
+                 if self.sql.postgres else "tracking")
+        self.sql.execute(cursor, f"DELETE FROM {table} WHERE application_name = ?",
+                         (self.tracking_name,))
 
 
 class SQLiteReadModel(ReadModelMixin, SQLiteTrackingRecorder):

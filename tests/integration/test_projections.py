@@ -142,3 +142,14 @@ def test_projection_rows_name_the_findings_and_recorder(history):
     assert shown["recorded_by"] == "partner:un-desa"
     assert shown["findings"] == []
     assert UUID(shown["id"])
+
+
+def test_a_rebuilt_registry_opens_again_and_again(shared_store_url):
+    """Rebuilding forgets only the projection's own tracking, never eventsourcing's
+    migration marker (losing it made PostgreSQL re-migrate and fail on the next open)."""
+    from registry.bootstrap import open_registry
+
+    for _ in range(3):
+        services = open_registry(shared_store_url)
+        services.follower.rebuild()
+        services.close()
