@@ -103,6 +103,18 @@ def demo(ctx: click.Context) -> None:
 
 
 @main.command()
+@click.pass_context
+def start(ctx: click.Context) -> None:
+    """Load the demo scenario (once) and show what the registry holds."""
+    ctx.invoke(demo)
+    with services(ctx) as s:
+        click.echo(f"\n{s.app.event_table.count()} events recorded. Try:\n"
+                   "  coopreg status     event count, last position, read-model lag\n"
+                   "  coopreg export     the whole history as NDJSON\n"
+                   "  coopreg replay     rebuild every read model and compare with the live one")
+
+
+@main.command()
 @click.argument("source", type=click.File("r", encoding="utf-8"), default="-")
 @click.option("--as", "by", default="admin:cli", show_default=True,
               help="principal recorded as author, e.g. partner:osce-odihr")

@@ -17,6 +17,7 @@ from registry.domain import Action
 from registry.projections.base import ReadModel, dumps, iso
 
 TAGS = ("partner", "counterpart", "country", "theme", "mechanism")
+VALID_TO = 3  # index of valid_to in a version row
 
 
 class ActionsProjection(ReadModel):
@@ -40,61 +41,70 @@ class ActionsProjection(ReadModel):
         "CREATE INDEX IF NOT EXISTS action_versions_current ON {action_versions} "
         "(valid_to, occurred_start, action_id)",
         "CREATE INDEX IF NOT EXISTS action_versions_from ON {action_versions} (valid_from)",
-        "CREATE INDEX IF NOT EXISTS action_tags_action ON {action_tags} (action_id, version)",
-    ]
+    ]  # tag filters are answered by action_tags' primary key alone
+
+    def __init__(self, view: Any) -> None:
+        super().__init__(view)
+        self.insert_version = (f"INSERT INTO {self.t('action_versions')} VALUES "
+                               "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
+        self.insert_tag = f"INSERT INTO {self.t('action_tags')} VALUES (?,?,?,?)"
+        self.open_rows: dict[str, list[Any]] = {}  # rows buffered in this batch, by action
+
+    def batch_ended(self) -> None:
+        self.open_rows.clear()
 
     @singledispatchmethod
-    def process_event(self, domain_event: Any, tracking: Tracking) -> None:
+    def apply(self, domain_event: Any, tracking: Tracking) -> None:
         """Other events do not concern this read model."""
 
-    @process_event.register
+    @apply.register
     def _(self, event: Action.Reported, tracking: Tracking) -> None:
         self._insert(event, tracking, "reported", event.facts, status="reported",
-                     changes=None, reason=None, first_recorded_at=event.timestamp)
+                     changes=None, reason=None, first_recorded_at=iso(event.timestamp))
 
-    @process_event.register
+    @apply.register
     def _(self, event: Action.Amended, tracking: Tracking) -> None:
-        previous = self._close(event, tracking)
-        facts = {**previous["facts"], **event.changes}
-        self._insert(event, tracking, "amended", facts, status=previous["status"],
-                     changes=event.changes, reason=event.reason,
-                     first_recorded_at=previous["first_recorded_at"])
+        facts, status, first = self._close(event, tracking)
+        self._insert(event, tracking, "amended", {**facts, **event.changes}, status=status,
+                     changes=event.changes, reason=event.reason, first_recorded_at=first)
 
-    @process_event.register
+    @apply.register
     def _(self, event: Action.Retracted, tracking: Tracking) -> None:
-        previous = self._close(event, tracking)
-        self._insert(event, tracking, "retracted", previous["facts"], status="retracted",
-                     changes=None, reason=event.reason,
-                     first_recorded_at=previous["first_recorded_at"])
+        facts, _, first = self._close(event, tracking)
+        self._insert(event, tracking, "retracted", facts, status="retracted", changes=None,
+                     reason=event.reason, first_recorded_at=first)
 
-    def _close(self, event: Any, tracking: Tracking) -> dict[str, Any]:
-        table = self.t("action_versions")
+    def _close(self, event: Any, tracking: Tracking) -> tuple[dict[str, Any], str, str]:
+        """End the current version at this position; answer its facts, status and when the
+        action was first recorded."""
         key = str(event.originator_id)
-        cursor = self.model.execute(
+        row = self.open_rows.get(key)
+        if row is not None:  # still in this batch's buffer
+            row[VALID_TO] = tracking.notification_id
+            return json.loads(row[12]), row[5], row[18]
+        table = self.t("action_versions")
+        found = self.model.execute(
             f"SELECT facts, status, first_recorded_at FROM {table} "
-            "WHERE action_id = ? AND valid_to IS NULL", (key,))
-        row = cursor.fetchone()
+            "WHERE action_id = ? AND valid_to IS NULL", (key,)).fetchone()
         self.model.execute(f"UPDATE {table} SET valid_to = ? WHERE action_id = ? "
                            "AND valid_to IS NULL", (tracking.notification_id, key))
-        return {"facts": json.loads(row["facts"]), "status": row["status"],
-                "first_recorded_at": row["first_recorded_at"]}
+        return json.loads(found["facts"]), found["status"], found["first_recorded_at"]
 
     def _insert(self, event: Any, tracking: Tracking, kind: str, facts: dict[str, Any], *,
                 status: str, changes: dict[str, Any] | None, reason: str | None,
-                first_recorded_at: Any) -> None:
+                first_recorded_at: str) -> None:
         key, version = str(event.originator_id), event.originator_version
-        self.model.execute(
-            f"INSERT INTO {self.t('action_versions')} VALUES "
-            "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            (key, version, tracking.notification_id, None, kind, status,
-             facts["reporting_partner"], facts["kind"], facts["occurred_on"]["start"],
-             facts["occurred_on"]["end"], facts.get("agreement"), facts.get("commitment"),
-             dumps(facts), dumps(changes) if changes is not None else None, reason,
-             dumps(event.evaluation.get("findings", [])), iso(event.timestamp),
-             event.recorded_by, iso(first_recorded_at)))
-        self.model.executemany(
-            f"INSERT INTO {self.t('action_tags')} VALUES (?,?,?,?)",
-            [(tag, value, key, version) for tag, value in _tags(facts)])
+        occurred = facts["occurred_on"]
+        row = [key, version, tracking.notification_id, None, kind, status,
+               facts["reporting_partner"], facts["kind"], iso(occurred["start"]),
+               iso(occurred["end"]), facts.get("agreement"), facts.get("commitment"),
+               dumps(facts), dumps(changes) if changes is not None else None, reason,
+               dumps(event.evaluation.get("findings", [])), iso(event.timestamp),
+               event.recorded_by, first_recorded_at]
+        self.open_rows[key] = row
+        self.buffer(self.insert_version, row)
+        for tag, value in _tags(facts):
+            self.buffer(self.insert_tag, (tag, value, key, version))
 
 
 def _tags(facts: dict[str, Any]) -> list[tuple[str, str]]:
@@ -105,5 +115,3 @@ def _tags(facts: dict[str, Any]) -> list[tuple[str, str]]:
     tags += [("theme", v) for v in facts.get("themes", ())]
     tags += [("mechanism", v) for v in facts.get("mechanisms", ())]
     return sorted(set(tags))
-
-

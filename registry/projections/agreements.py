@@ -38,10 +38,10 @@ class AgreementsProjection(ReadModel):
     ]
 
     @singledispatchmethod
-    def process_event(self, domain_event: Any, tracking: Tracking) -> None:
+    def apply(self, domain_event: Any, tracking: Tracking) -> None:
         """Other events do not concern this read model."""
 
-    @process_event.register
+    @apply.register
     def _(self, event: Agreement.Registered, tracking: Tracking) -> None:
         data = {k: getattr(event, k) for k in (
             "reference", "kind", "title", "parties", "signed_on", "signed_at", "signatories",
@@ -53,14 +53,14 @@ class AgreementsProjection(ReadModel):
             f"INSERT INTO {self.t('agreement_parties')} VALUES (?,?,?)",
             [(p, event.reference, data["signed_on"]) for p in event.parties])
 
-    @process_event.register
+    @apply.register
     def _(self, event: Agreement.CommitmentAdded, tracking: Tracking) -> None:
         data = self._close(event, tracking)
         data["commitments"] = [*data["commitments"], event.commitment]
         self._insert(event, tracking, "commitment_added", data,
                      changes={"commitment": event.commitment}, reason=None)
 
-    @process_event.register
+    @apply.register
     def _(self, event: Agreement.Revised, tracking: Tracking) -> None:
         data = self._close(event, tracking)
         data.update(event.changes)
@@ -68,7 +68,7 @@ class AgreementsProjection(ReadModel):
         self._insert(event, tracking, "revised", data, changes=event.changes,
                      reason=event.reason)
 
-    @process_event.register
+    @apply.register
     def _(self, event: Agreement.Terminated, tracking: Tracking) -> None:
         data = self._close(event, tracking)
         data.update(status="terminated", terminated_on=iso(event.terminated_on))
@@ -108,14 +108,14 @@ class PartnersProjection(ReadModel):
     }
 
     @singledispatchmethod
-    def process_event(self, domain_event: Any, tracking: Tracking) -> None:
+    def apply(self, domain_event: Any, tracking: Tracking) -> None:
         """Other events do not concern this read model."""
 
-    @process_event.register
+    @apply.register
     def _(self, event: Partner.Registered, tracking: Tracking) -> None:
         self._insert(event, tracking, event.partner_id, event.name, event.kind, event.seat)
 
-    @process_event.register
+    @apply.register
     def _(self, event: Partner.Renamed, tracking: Tracking) -> None:
         table = self.t("partner_versions")
         row = self.model.execute(f"SELECT * FROM {table} WHERE partner_uuid = ? "

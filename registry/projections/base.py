@@ -87,7 +87,8 @@ def read_model_for(datastore: Any, name: str) -> SQLiteReadModel | PostgresReadM
 
 class ReadModel(Projection[TrackingRecorder]):
     """A projection whose view is a SQL read model. Subclasses declare their tables and
-    register `process_event` handlers (singledispatch on the event class)."""
+    register `apply` handlers (singledispatch on the event class). New rows are buffered
+    and written with one executemany per statement when the batch ends."""
 
     tables: ClassVar[dict[str, str]] = {}  # table name -> column definitions
     indexes: ClassVar[list[str]] = []
@@ -95,7 +96,34 @@ class ReadModel(Projection[TrackingRecorder]):
     def __init__(self, view: SQLiteReadModel | PostgresReadModel) -> None:
         super().__init__(view)
         self.sql = view.sql
+        self.pending: dict[str, list[Sequence[Any]]] = {}
         self.create_tables()
+
+    def apply(self, domain_event: Any, tracking: Tracking) -> None:
+        """Overridden with a singledispatchmethod; other events do not concern the model."""
+
+    def process_event(self, domain_event: Any, tracking: Tracking) -> None:
+        """eventsourcing's Projection contract: process one event and track it. Inside a
+        follower batch the batch owns the transaction and the tracking record."""
+        if self.model._cursor is not None:
+            self.apply(domain_event, tracking)
+            return
+        with self.sql.transaction() as cursor, self.model.batch(cursor):
+            self.apply(domain_event, tracking)
+            self.flush()
+            self.model.track(cursor, tracking.notification_id)
+
+    def buffer(self, statement: str, row: Sequence[Any]) -> None:
+        self.pending.setdefault(statement, []).append(row)
+
+    def flush(self) -> None:
+        for statement, rows in self.pending.items():
+            self.model.executemany(statement, rows)
+        self.pending.clear()
+        self.batch_ended()
+
+    def batch_ended(self) -> None:
+        """Hook: forget per-batch state."""
 
     @property
     def model(self) -> SQLiteReadModel | PostgresReadModel:

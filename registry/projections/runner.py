@@ -18,7 +18,7 @@ class Follower:
     the same on PostgreSQL. Safe to run in several processes: the tracking records decide
     which of two racing batches counts, and the loser rolls back and re-reads."""
 
-    def __init__(self, app: Any, projections: Sequence[ReadModel], batch_size: int = 1000):
+    def __init__(self, app: Any, projections: Sequence[ReadModel], batch_size: int = 2000):
         self.app = app
         self.projections = list(projections)
         self.batch_size = batch_size
@@ -70,11 +70,14 @@ class Follower:
                                                                  notification.id))
                 last = notifications[-1].id
                 for projection in self.projections:
+                    projection.flush()
                     if last > positions[projection.name]:
                         projection.model.track(cursor, last)
             finally:
                 for projection in self.projections:
                     projection.model._cursor = None
+                    projection.pending.clear()
+                    projection.batch_ended()
 
     def rebuild(self, progress: Progress | None = None) -> int:
         for projection in self.projections:
