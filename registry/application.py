@@ -29,7 +29,7 @@ from registry.domain import (
 )
 from registry.domain.ids import agreement_uuid, partner_uuid
 from registry.idempotency import IdempotencyKey
-from registry.rules import Evaluation, NoRules, Rulebook, today_utc
+from registry.rules import Evaluation, NoRules, RegistryView, Rulebook, today_utc
 from registry.store import EventTable
 
 A = TypeVar("A", bound=Aggregate)
@@ -52,6 +52,7 @@ class _Outcome:
     aggregate_id: str
     uuid: UUID
     version: int
+    warnings: tuple[dict[str, Any], ...] = ()
 
 
 @dataclass
@@ -84,9 +85,20 @@ class UnitOfWork:
                            f"not {expected_version}: read it again and retry")
         return found
 
-    def add(self, aggregate: Aggregate, kind: str, label: str) -> None:
+    def add(self, aggregate: Aggregate, kind: str, label: str,
+            evaluation: Evaluation | None = None) -> None:
         self.aggregates[aggregate.id] = aggregate
-        self.outcomes.append(_Outcome(kind, label, aggregate.id, aggregate.version))
+        warnings = tuple(f.as_dict() for f in evaluation.findings) if evaluation else ()
+        self.outcomes.append(_Outcome(kind, label, aggregate.id, aggregate.version, warnings))
+
+    def pending_similar(self, facts: ActionFacts) -> list[dict[str, Any]]:
+        return [{"id": str(a.id), "version": a.version, **a.facts.as_payload()}
+                for a in self.aggregates.values()
+                if isinstance(a, Action) and not a.is_retracted and a.facts is not facts
+                and a.facts.kind == facts.kind
+                and a.facts.reporting_partner != facts.reporting_partner
+                and a.facts.occurred_on.start <= facts.occurred_on.end
+                and a.facts.occurred_on.end >= facts.occurred_on.start]
 
     def known_partners(self, names: Iterable[str]) -> set[str]:
         return {n for n in set(names) if self.app.is_partner(n, self)}
@@ -109,7 +121,9 @@ class _View:
         return self._uow.agreement(reference)
 
     def similar_actions(self, facts: ActionFacts) -> Sequence[dict[str, Any]]:
-        return self._similar(facts)
+        """The read model's candidates, plus actions reported earlier in this batch (not
+        yet stored, so no read model has them)."""
+        return [*self._similar(facts), *self._uow.pending_similar(facts)]
 
 
 class Registry(Application[UUID]):
@@ -178,7 +192,7 @@ class Registry(Application[UUID]):
         self._partners.update(a.partner_id for a in uow.aggregates.values()
                               if isinstance(a, Partner))
         return [c.Receipt(o.aggregate, o.aggregate_id, o.version,
-                          positions[(o.uuid, o.version)]) for o in uow.outcomes]
+                          positions[(o.uuid, o.version)], o.warnings) for o in uow.outcomes]
 
     def _claimed(self, by: str, key: str, fingerprint: str) -> list[c.Receipt] | None:
         try:
@@ -189,8 +203,8 @@ class Registry(Application[UUID]):
             raise IdempotencyMismatch(
                 f"idempotency key {key!r} was already used with a different request")
         return [c.Receipt(o["aggregate"], o["aggregate_id"], o["version"],
-                          self.event_table.position_of(UUID(o["uuid"]), o["version"]) or 0)
-                for o in claim.outcomes]
+                          self.event_table.position_of(UUID(o["uuid"]), o["version"]) or 0,
+                          tuple(o.get("warnings", ()))) for o in claim.outcomes]
 
     @singledispatchmethod
     def handle(self, command: c.Command, uow: UnitOfWork) -> None:
@@ -229,7 +243,7 @@ class Registry(Application[UUID]):
             commitments=list(command.commitments), review_rule=command.review_rule,
             summary=command.summary, provenance=command.provenance, recorded_by=uow.by,
             evaluation=evaluation.as_dict())
-        uow.add(agreement, "agreement", command.reference)
+        uow.add(agreement, "agreement", command.reference, evaluation)
 
     def _check_agreement_words(self, command: c.RegisterAgreement, uow: UnitOfWork) -> None:
         known = uow.known_partners(command.parties)
@@ -268,7 +282,12 @@ class Registry(Application[UUID]):
                                                   "changes.commitments")
         if problems:
             raise ValidationFailed(problems)
-        agreement.revise(dict(command.changes), command.reason, uow.by, self._in_force())
+        revised_on = command.revised_on or self.today()
+        if revised_on > self.today():
+            raise invalid("revised_on", "agreement.revised-in-future",
+                          f"{revised_on} is after today")
+        agreement.revise(dict(command.changes), command.reason, revised_on, uow.by,
+                         self._in_force())
         uow.add(agreement, "agreement", command.agreement)
 
     @handle.register
@@ -289,7 +308,7 @@ class Registry(Application[UUID]):
         evaluation = self._check_action(command.facts, uow)
         action = Action(id=command.action_id or uuid4(), facts=command.facts.as_payload(),
                         recorded_by=uow.by, evaluation=evaluation.as_dict())
-        uow.add(action, "action", str(action.id))
+        uow.add(action, "action", str(action.id), evaluation)
 
     @handle.register
     def _(self, command: c.AmendAction, uow: UnitOfWork) -> None:
@@ -298,7 +317,7 @@ class Registry(Application[UUID]):
         new_facts = action.amended_facts(dict(command.changes))
         evaluation = self._check_action(new_facts, uow)
         action.amend(new_facts, command.reason, uow.by, evaluation.as_dict())
-        uow.add(action, "action", str(action.id))
+        uow.add(action, "action", str(action.id), evaluation)
 
     @handle.register
     def _(self, command: c.RetractAction, uow: UnitOfWork) -> None:
@@ -318,7 +337,16 @@ class Registry(Application[UUID]):
         return evaluation
 
     def _in_force(self) -> dict[str, Any]:
-        return Evaluation(rules_in_force=getattr(self.rules, "rules_in_force", ())).as_dict()
+        return Evaluation(rules_in_force=self.rules.rules_in_force).as_dict()
+
+    def rule_view(self, by: str = "system:preview") -> RegistryView:
+        """The read-only view rules see (for tools and tests that call rules directly)."""
+        return _View(UnitOfWork(self, by), self.similar_actions)
+
+    def evaluate_action(self, facts: ActionFacts, by: str = "system:preview") -> Evaluation:
+        """What recording this action would find, without recording anything: raises like
+        the command would on errors, and answers the warnings and rules in force."""
+        return self._check_action(facts, UnitOfWork(self, by))
 
     # -- queries --------------------------------------------------------------------
 
@@ -366,4 +394,5 @@ def _fingerprint(commands: Sequence[c.Command]) -> str:
 
 def _outcome_dict(outcome: _Outcome) -> dict[str, Any]:
     return {"aggregate": outcome.aggregate, "aggregate_id": outcome.aggregate_id,
-            "uuid": str(outcome.uuid), "version": outcome.version}
+            "uuid": str(outcome.uuid), "version": outcome.version,
+            "warnings": list(outcome.warnings)}

@@ -9,6 +9,7 @@ from typing import Any
 
 from registry.application import Registry
 from registry.config import Database, database_url, parse_database
+from registry.plugins import PluginHost, Selection
 from registry.projections import PROJECTIONS, Follower, Queries, ReadModel, read_model_for
 from registry.rules import Rulebook, today_utc
 
@@ -32,10 +33,16 @@ class Services:
 
 
 def open_registry(url: str | None = None, *, rules: Rulebook | None = None,
+                  plugins: Selection | None = None,
                   today: Callable[[], date] = today_utc) -> Services:
+    """The registry at `url` (default: COOPREG_DB, else sqlite:///registry.db) with the
+    given rules, or else the plugins found by entry point (narrowed by `plugins`)."""
     database = parse_database(database_url(url))
+    rules = rules or PluginHost.from_entry_points(plugins)
     app = Registry(database.env, rules=rules, today=today)
     datastore = app.factory.datastore  # type: ignore[attr-defined]
-    projections = [cls(read_model_for(datastore, cls.name)) for cls in PROJECTIONS]
+    projections = [cls(read_model_for(datastore, cls.name), rules=rules) for cls in PROJECTIONS]
     follower = Follower(app, projections)
-    return Services(database, app, projections, follower, Queries(projections[0].sql))
+    queries = Queries(projections[0].sql, rules)
+    app.similar_actions = queries.similar_actions
+    return Services(database, app, projections, follower, queries)

@@ -18,6 +18,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from registry.bootstrap import Services, open_registry
 from registry.domain import RegistryError, ValidationFailed
 from registry.io import export_events, import_events
+from registry.plugins import Selection
 from registry.schemas import load_command
 
 err = Console(stderr=True)
@@ -39,7 +40,7 @@ def describe(error: Exception) -> str:
 @contextmanager
 def services(ctx: click.Context) -> Iterator[Services]:
     try:
-        registry = open_registry(ctx.obj["db"])
+        registry = open_registry(ctx.obj["db"], plugins=ctx.obj["plugins"])
     except RegistryError as error:
         raise UserError(describe(error)) from None
     except (PersistenceError, OSError) as error:
@@ -67,11 +68,16 @@ def progress_bar(label: str, total: int | None) -> Iterator[Callable[[int], None
 @click.option("--db", envvar="COOPREG_DB", default=None, metavar="URL",
               help="sqlite:///registry.db (default) or postgresql://user@host/dbname "
                    "[env COOPREG_DB]")
+@click.option("--plugins", "only", default=None, metavar="NAMES",
+              help="load only these plugins, comma-separated [env COOPREG_PLUGINS]")
+@click.option("--disable-plugin", "disabled", multiple=True, metavar="NAME",
+              help="do not load this plugin (repeatable) [env COOPREG_DISABLE_PLUGINS]")
 @click.pass_context
-def main(ctx: click.Context, db: str | None) -> None:
+def main(ctx: click.Context, db: str | None, only: str | None, disabled: tuple[str, ...]) -> None:
     """Cooperation Registry: the shared, append-only record of what partner organizations
     agree and do together."""
-    ctx.obj = {"db": db}
+    selection = Selection.from_env(only=only, disabled=",".join(disabled) or None)
+    ctx.obj = {"db": db, "plugins": selection}
 
 
 @main.command()
@@ -91,7 +97,7 @@ def demo(ctx: click.Context) -> None:
 
     with services(ctx) as s:
         with progress_bar("loading demo", len(scenario()["commands"])) as advance:
-            receipts = load_demo(s.app, advance)
+            receipts = load_demo(s.app, advance, catch_up=s.follower.catch_up)
         s.follower.catch_up()
         counts = s.queries.counts()
         click.echo(f"demo loaded into {s.database.redacted()}: {counts['partners']} partners, "
@@ -135,7 +141,7 @@ def post(ctx: click.Context, source: TextIO, by: str, idempotency_key: str | Non
             line, data = items[0]
             receipt = s.app.execute(_load(line, data, len(items)), by=by,
                                     idempotency_key=idempotency_key)
-            click.echo(json.dumps(receipt.as_dict()))
+            _echo_receipt(receipt)
         else:
             if idempotency_key:
                 raise UserError("--idempotency-key applies to a single command")
@@ -150,8 +156,15 @@ def post(ctx: click.Context, source: TextIO, by: str, idempotency_key: str | Non
                                     f"lines {chunk[0][0]}-{chunk[-1][0]} was recorded; "
                                     f"{start} commands before were)") from None
                 for receipt in receipts:
-                    click.echo(json.dumps(receipt.as_dict()))
+                    _echo_receipt(receipt)
         s.follower.catch_up()
+
+
+def _echo_receipt(receipt: Any) -> None:
+    click.echo(json.dumps(receipt.as_dict()))
+    for warning in receipt.warnings:
+        click.echo(f"coopreg: warning: {warning['field']}: {warning['message']} "
+                   f"[{warning['rule']}]", err=True)
 
 
 def _split_batch_error(error: ValidationFailed) -> tuple[int, ValidationFailed]:
@@ -253,3 +266,77 @@ def status(ctx: click.Context) -> None:
         click.echo(f"last position   {head}")
         for name, lag in s.follower.lag().items():
             click.echo(f"lag {name:<11} {lag}")
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="print JSON")
+@click.pass_context
+def plugins(ctx: click.Context, as_json: bool) -> None:
+    """List the active plugins: version, hooks, partners and rules."""
+    from registry.plugins import PluginHost
+
+    try:
+        host = PluginHost.from_entry_points(ctx.obj["plugins"])
+    except RegistryError as error:
+        raise UserError(describe(error)) from None
+    listing = host.describe()
+    if as_json:
+        click.echo(json.dumps(listing, indent=2))
+        return
+    if not listing:
+        click.echo("no plugins active")
+    for plugin in listing:
+        click.echo(f"{plugin['name']} {plugin['version']}  partners: "
+                   f"{', '.join(plugin['partners']) or '-'}")
+        click.echo(f"  hooks: {', '.join(plugin['hooks'])}")
+        for rule in plugin["rules"]:
+            click.echo(f"  {rule['severity']:<7} {rule['id']}: {rule['summary']}")
+
+
+@main.command()
+@click.argument("reference")
+@click.option("--on", "on", type=click.DateTime(["%Y-%m-%d"]), default=None,
+              help="judge as of this date (default: today)")
+@click.pass_context
+def compliance(ctx: click.Context, reference: str, on: Any) -> None:
+    """Each obligation of an agreement: met, due, overdue or not applicable on a date."""
+    from registry.rules import today_utc
+
+    with services(ctx) as s:
+        s.follower.catch_up()
+        day = on.date() if on else today_utc()
+        report = s.queries.compliance(reference, on=day)
+        if report is None:
+            raise UserError(f"no agreement {reference}")
+        summary = ", ".join(f"{n} {status}" for status, n in report["summary"].items())
+        click.echo(f"{reference} on {day}: {summary}")
+        for o in report["obligations"]:
+            evidence = f"  evidence: {', '.join(o['evidence'])}" if o["evidence"] else ""
+            click.echo(f"  {o['status']:<15} {o['commitment']:<40} {o['start']}..{o['due_on']}"
+                       f"{evidence}")
+
+
+@main.group()
+def audit() -> None:
+    """Auditors' checks of the recorded history."""
+
+
+@audit.command("rules")
+@click.pass_context
+def audit_rules_cmd(ctx: click.Context) -> None:
+    """Re-judge every recorded action under today's plugins; list where findings differ."""
+    from registry.audit import audit_rules
+
+    with services(ctx) as s:
+        s.follower.catch_up()
+        drifts = 0
+        for drift in audit_rules(s):
+            drifts += 1
+            then = ", ".join(f"{r['plugin']} {r['version']}" for r in drift.rules_then) or "none"
+            click.echo(f"position {drift.position} action {drift.action_id} v{drift.version} "
+                       f"(rules then: {then})")
+            for rule, severity, field in drift.now_found:
+                click.echo(f"  + {severity} {rule} on {field} (found today, not then)")
+            for rule, severity, field in drift.no_longer:
+                click.echo(f"  - {severity} {rule} on {field} (found then, not today)")
+        click.echo(f"{drifts} recorded events would be judged differently today")

@@ -83,6 +83,7 @@ class ReviseAgreement(Command):
     agreement: str
     changes: dict[str, Any]
     reason: str
+    revised_on: date | None = None  # when the revision took effect; default: today
     expected_version: int | None = None
 
 
@@ -128,9 +129,12 @@ class Receipt:
     aggregate_id: str
     version: int
     position: int
+    warnings: tuple[dict[str, Any], ...] = ()  # findings recorded with the event
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        data = asdict(self)
+        data["warnings"] = list(self.warnings)
+        return data
 
 
 COMMANDS: dict[str, type[Command]] = {

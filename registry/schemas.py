@@ -175,6 +175,7 @@ class ReviseAgreementSchema(CommandSchema):
                             validate=validate.Length(min=1, error="name at least one of "
                                                      + ", ".join(REVISABLE)))
     reason = fields.String(required=True, validate=TEXT)
+    revised_on = fields.Date(load_default=None)
     expected_version = fields.Integer(load_default=None, validate=validate.Range(min=1))
 
 

@@ -108,10 +108,14 @@ class Agreement(Aggregate):
                           evaluation: dict[str, Any]) -> None:
         self.commitments.append(Commitment.from_dict(commitment))
 
-    def revise(self, changes: dict[str, Any], reason: str, recorded_by: str,
+    def revise(self, changes: dict[str, Any], reason: str, revised_on: date, recorded_by: str,
                evaluation: dict[str, Any]) -> None:
-        """A new version of the agreement's text; the earlier one stays in the history."""
+        """A new version of the agreement's text, in force from `revised_on`; the earlier
+        one stays in the history."""
         self._check_open()
+        if revised_on < self.signed_on:
+            raise invalid("revised_on", "agreement.revised-before-signature",
+                          f"{revised_on} is before the signature on {self.signed_on}")
         unknown = sorted(set(changes) - set(REVISABLE))
         if unknown or not changes:
             raise invalid("changes", "agreement.revisable",
@@ -123,11 +127,11 @@ class Agreement(Aggregate):
             if problems:
                 raise ValidationFailed(problems)
             changes = {**changes, "commitments": [c.as_dict() for c in changes["commitments"]]}
-        self._revised(changes, reason, recorded_by, evaluation)
+        self._revised(changes, reason, revised_on, recorded_by, evaluation)
 
     @event("Revised")
-    def _revised(self, changes: dict[str, Any], reason: str, recorded_by: str,
-                 evaluation: dict[str, Any]) -> None:
+    def _revised(self, changes: dict[str, Any], reason: str, revised_on: date,
+                 recorded_by: str, evaluation: dict[str, Any]) -> None:
         for name, value in changes.items():
             if name == "commitments":
                 value = [Commitment.from_dict(c) for c in value]

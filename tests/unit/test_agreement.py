@@ -63,7 +63,7 @@ def test_a_signatory_signs_for_a_party():
 def test_a_revision_is_a_new_text_version_with_a_reason():
     agreement = register()
     agreement.revise({"title": "Revised joint work programme"}, "two-year review",
-                     "admin:test", {})
+                     date(2009, 11, 9), "admin:test", {})
     assert agreement.text_version == 2
     event = agreement.collect_events()[-1]
     assert type(event).__name__ == "Revised"
@@ -72,7 +72,8 @@ def test_a_revision_is_a_new_text_version_with_a_reason():
 
 def test_a_revision_changes_only_revisable_parts():
     with pytest.raises(ValidationFailed) as caught:
-        register().revise({"parties": ["ohchr", "coe"]}, "swap", "admin:test", {})
+        register().revise({"parties": ["ohchr", "coe"]}, "swap", date(2009, 1, 1),
+                          "admin:test", {})
     assert caught.value.problems[0].rule == "agreement.revisable"
 
 
@@ -86,8 +87,14 @@ def test_a_terminated_agreement_cannot_be_revised():
     agreement = register()
     agreement.terminate(date(2010, 1, 1), "superseded", "admin:test", {})
     with pytest.raises(ValidationFailed) as caught:
-        agreement.revise({"title": "x"}, "late", "admin:test", {})
+        agreement.revise({"title": "x"}, "late", date(2011, 1, 1), "admin:test", {})
     assert caught.value.problems[0].rule == "agreement.terminated"
+
+
+def test_a_revision_cannot_precede_the_signature():
+    with pytest.raises(ValidationFailed) as caught:
+        register().revise({"title": "x"}, "early", date(2007, 1, 1), "admin:test", {})
+    assert caught.value.problems[0].rule == "agreement.revised-before-signature"
 
 
 def test_termination_cannot_precede_signature():
