@@ -3,11 +3,23 @@
 from registry.projections.actions import ActionsProjection
 from registry.projections.agreements import AgreementsProjection, PartnersProjection
 from registry.projections.base import ReadModel, read_model_for
+from registry.projections.compliance import ComplianceProjection
 from registry.projections.queries import ActionFilter, Page, Queries
 from registry.projections.runner import Follower
 
 PROJECTIONS: tuple[type[ReadModel], ...] = (
-    PartnersProjection, AgreementsProjection, ActionsProjection)
+    PartnersProjection, AgreementsProjection, ActionsProjection, ComplianceProjection)
 
-__all__ = ["PROJECTIONS", "ActionFilter", "ActionsProjection", "AgreementsProjection",
-           "Follower", "Page", "PartnersProjection", "Queries", "ReadModel", "read_model_for"]
+__all__ = [
+    "PROJECTIONS",
+    "ActionFilter",
+    "ActionsProjection",
+    "AgreementsProjection",
+    "ComplianceProjection",
+    "Follower",
+    "Page",
+    "PartnersProjection",
+    "Queries",
+    "ReadModel",
+    "read_model_for",
+]

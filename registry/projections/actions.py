@@ -41,10 +41,12 @@ class ActionsProjection(ReadModel):
         "CREATE INDEX IF NOT EXISTS action_versions_current ON {action_versions} "
         "(valid_to, occurred_start, action_id)",
         "CREATE INDEX IF NOT EXISTS action_versions_from ON {action_versions} (valid_from)",
+        "CREATE INDEX IF NOT EXISTS action_versions_kind ON {action_versions} "
+        "(kind, valid_to, occurred_start)",
     ]  # tag filters are answered by action_tags' primary key alone
 
-    def __init__(self, view: Any) -> None:
-        super().__init__(view)
+    def __init__(self, view: Any, rules: Any = None) -> None:
+        super().__init__(view, rules)
         self.insert_version = (f"INSERT INTO {self.t('action_versions')} VALUES "
                                "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
         self.insert_tag = f"INSERT INTO {self.t('action_tags')} VALUES (?,?,?,?)"

@@ -63,7 +63,7 @@ class AgreementsProjection(ReadModel):
     @apply.register
     def _(self, event: Agreement.Revised, tracking: Tracking) -> None:
         data = self._close(event, tracking)
-        data.update(event.changes)
+        data.update(event.changes, revised_on=iso(event.revised_on))
         data["text_version"] += 1
         self._insert(event, tracking, "revised", data, changes=event.changes,
                      reason=event.reason)

@@ -93,8 +93,9 @@ class ReadModel(Projection[TrackingRecorder]):
     tables: ClassVar[dict[str, str]] = {}  # table name -> column definitions
     indexes: ClassVar[list[str]] = []
 
-    def __init__(self, view: SQLiteReadModel | PostgresReadModel) -> None:
+    def __init__(self, view: SQLiteReadModel | PostgresReadModel, rules: Any = None) -> None:
         super().__init__(view)
+        self.rules = rules  # the plugin host, for read models computed by plugin hooks
         self.sql = view.sql
         self.pending: dict[str, list[Sequence[Any]]] = {}
         self.create_tables()
@@ -109,9 +110,13 @@ class ReadModel(Projection[TrackingRecorder]):
             self.apply(domain_event, tracking)
             return
         with self.sql.transaction() as cursor, self.model.batch(cursor):
-            self.apply(domain_event, tracking)
-            self.flush()
-            self.model.track(cursor, tracking.notification_id)
+            try:
+                self.apply(domain_event, tracking)
+                self.flush()
+                self.model.track(cursor, tracking.notification_id)
+            finally:
+                self.pending.clear()
+                self.batch_ended()
 
     def buffer(self, statement: str, row: Sequence[Any]) -> None:
         self.pending.setdefault(statement, []).append(row)
@@ -120,7 +125,6 @@ class ReadModel(Projection[TrackingRecorder]):
         for statement, rows in self.pending.items():
             self.model.executemany(statement, rows)
         self.pending.clear()
-        self.batch_ended()
 
     def batch_ended(self) -> None:
         """Hook: forget per-batch state."""

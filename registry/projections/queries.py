@@ -10,6 +10,7 @@ from datetime import date
 from typing import Any
 
 from registry.projections.actions import TAGS
+from registry.rules import STATUSES, Evidence, Obligation
 from registry.store import Sql
 
 
@@ -58,8 +59,22 @@ def decode_cursor(cursor: str) -> list[Any]:
 
 
 class Queries:
-    def __init__(self, sql: Sql) -> None:
+    def __init__(self, sql: Sql, rules: Any = None) -> None:
         self.sql = sql
+        self.rules = rules
+
+    def similar_actions(self, facts: Any, *, as_of: int | None = None,
+                        limit: int = 20) -> list[dict[str, Any]]:
+        """Live actions of the same kind, overlapping in time, reported by someone else:
+        the candidates plugins look at for duplication."""
+        clause, params = _as_of("v", as_of)
+        rows = self.sql.all(
+            f"SELECT * FROM {self.sql.table('action_versions')} v WHERE v.kind = ? AND "
+            f"{clause} AND v.status <> 'retracted' AND v.reporting_partner <> ? "
+            "AND v.occurred_start <= ? AND v.occurred_end >= ? ORDER BY v.action_id LIMIT ?",
+            (facts.kind, *params, facts.reporting_partner, facts.occurred_on.end.isoformat(),
+             facts.occurred_on.start.isoformat(), limit))
+        return [_action(row) for row in rows]
 
     # -- actions ----------------------------------------------------------------------
 
@@ -145,6 +160,37 @@ class Queries:
 
     def partner(self, partner_id: str, *, as_of: int | None = None) -> dict[str, Any] | None:
         return next((p for p in self.partners(as_of=as_of) if p["id"] == partner_id), None)
+
+    # -- compliance ---------------------------------------------------------------------
+
+    def compliance(self, reference: str, *, on: date) -> dict[str, Any] | None:
+        """Each obligation of the agreement that had begun by `on`, judged as of `on`
+        (valid time) from the evidence that had occurred by then."""
+        if self.agreement(reference) is None:
+            return None
+        rows = self.sql.all(
+            f"SELECT obligation FROM {self.sql.table('compliance_obligations')} "
+            "WHERE reference = ? AND start_on <= ? ORDER BY commitment, start_on",
+            (reference, on.isoformat()))
+        evidence: dict[tuple[str, str], list[Evidence]] = {}
+        for row in self.sql.all(
+                f"SELECT * FROM {self.sql.table('compliance_evidence')} WHERE reference = ? "
+                "AND occurred_start <= ? ORDER BY occurred_start, action_id",
+                (reference, on.isoformat())):
+            evidence.setdefault((row["commitment"], row["period"]), []).append(Evidence(
+                row["action_id"], row["kind"], row["reporting_partner"],
+                date.fromisoformat(row["occurred_start"]),
+                date.fromisoformat(row["occurred_end"])))
+        obligations = []
+        for row in rows:
+            obligation = Obligation.from_dict(json.loads(row["obligation"]))
+            found = evidence.get((obligation.commitment, obligation.period), [])
+            status = self.rules.obligation_status(obligation, found, on)
+            obligations.append({**obligation.as_dict(), "status": status,
+                                "evidence": [e.action_id for e in found]})
+        summary = {s: sum(1 for o in obligations if o["status"] == s) for s in STATUSES}
+        return {"agreement": reference, "as_of": on.isoformat(), "summary": summary,
+                "obligations": obligations}
 
     def counts(self) -> dict[str, int]:
         out = {}

@@ -120,7 +120,7 @@ def test_replay_from_zero_equals_the_live_read_models(history):
     live = services.follower.digests()
     services.follower.rebuild()
     assert services.follower.digests() == live
-    assert services.follower.lag() == {"partners": 0, "agreements": 0, "actions": 0}
+    assert set(services.follower.lag().values()) == {0}
 
 
 def test_catching_up_is_resumable_and_exactly_once(history):

@@ -1,0 +1,214 @@
+"""Compliance read model: every agreement's obligations per period and the actions that
+fulfil them, derived by the plugins' hooks and kept up to date incrementally.
+
+Obligations are re-derived only when their agreement changes; an action is matched only
+against the obligations its kind and reporter could fulfil. Whether an obligation is met,
+due or overdue on a given date is answered from these rows (see Queries.compliance)."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from typing import Any, ClassVar
+
+from eventsourcing.dispatch import singledispatchmethod
+from eventsourcing.persistence import Tracking
+from eventsourcing.utils import get_topic
+
+from registry.compliance import REVIEW, review_commitment
+from registry.domain import Action, ActionFacts, Agreement, Commitment
+from registry.projections.base import ReadModel, dumps, iso
+from registry.rules import AgreementSnapshot, Obligation
+
+
+class ComplianceProjection(ReadModel):
+    name = "compliance"
+    topics = tuple(get_topic(e) for e in (
+        Agreement.Registered, Agreement.CommitmentAdded, Agreement.Revised,
+        Agreement.Terminated, Action.Reported, Action.Amended, Action.Retracted))
+    tables: ClassVar[dict[str, str]] = {
+        "compliance_agreements": """
+            reference TEXT NOT NULL, agreement_id TEXT NOT NULL, snapshot TEXT NOT NULL,
+            revisions TEXT NOT NULL, PRIMARY KEY (reference, agreement_id)""",
+        "compliance_obligations": """
+            reference TEXT NOT NULL, commitment TEXT NOT NULL, period TEXT NOT NULL,
+            start_on TEXT NOT NULL, due_on TEXT NOT NULL, obligation TEXT NOT NULL,
+            PRIMARY KEY (reference, commitment, period)""",
+        "compliance_actions": """
+            action_id TEXT NOT NULL, kind TEXT NOT NULL, live INTEGER NOT NULL,
+            facts TEXT NOT NULL, PRIMARY KEY (action_id)""",
+        "compliance_evidence": """
+            reference TEXT NOT NULL, commitment TEXT NOT NULL, period TEXT NOT NULL,
+            action_id TEXT NOT NULL, occurred_start TEXT NOT NULL, occurred_end TEXT NOT NULL,
+            kind TEXT NOT NULL, reporting_partner TEXT NOT NULL,
+            PRIMARY KEY (reference, commitment, period, action_id)""",
+    }
+    indexes: ClassVar[list[str]] = [
+        "CREATE INDEX IF NOT EXISTS compliance_evidence_action ON {compliance_evidence} "
+        "(action_id)",
+        "CREATE INDEX IF NOT EXISTS compliance_actions_kind ON {compliance_actions} "
+        "(kind, live)",
+    ]
+
+    def __init__(self, view: Any, rules: Any = None) -> None:
+        super().__init__(view, rules)
+        self._by_kind: dict[str, list[Obligation]] | None = None  # cache of obligations
+
+    def batch_ended(self) -> None:
+        self._by_kind = None  # another process may change agreements between batches
+
+    @singledispatchmethod
+    def apply(self, domain_event: Any, tracking: Tracking) -> None:
+        """Other events do not concern this read model."""
+
+    # -- agreements: (re)derive their obligations ----------------------------------------
+
+    @apply.register
+    def _(self, event: Agreement.Registered, tracking: Tracking) -> None:
+        snapshot = {"reference": event.reference, "kind": event.kind,
+                    "parties": list(event.parties), "signed_on": iso(event.signed_on),
+                    "commitments": list(event.commitments), "review_rule": event.review_rule,
+                    "terminated_on": None}
+        self.model.execute(f"INSERT INTO {self.t('compliance_agreements')} VALUES (?,?,?,?)",
+                           (event.reference, str(event.originator_id), dumps(snapshot), "[]"))
+        self._derive(event.reference, snapshot, [])
+
+    @apply.register
+    def _(self, event: Agreement.CommitmentAdded, tracking: Tracking) -> None:
+        self._change(event, lambda s, r: s["commitments"].append(event.commitment))
+
+    @apply.register
+    def _(self, event: Agreement.Revised, tracking: Tracking) -> None:
+        def revise(snapshot: dict[str, Any], revisions: list[Any]) -> None:
+            for key in ("commitments", "review_rule"):
+                if key in event.changes:
+                    snapshot[key] = event.changes[key]
+            revisions.append([event.originator_version, iso(event.revised_on)])
+
+        self._change(event, revise)
+
+    @apply.register
+    def _(self, event: Agreement.Terminated, tracking: Tracking) -> None:
+        self._change(event, lambda s, r: s.update(terminated_on=iso(event.terminated_on)))
+
+    def _change(self, event: Any, change: Any) -> None:
+        table = self.t("compliance_agreements")
+        row = self.model.execute(f"SELECT * FROM {table} WHERE agreement_id = ?",
+                                 (str(event.originator_id),)).fetchone()
+        snapshot, revisions = json.loads(row["snapshot"]), json.loads(row["revisions"])
+        change(snapshot, revisions)
+        self.model.execute(f"UPDATE {table} SET snapshot = ?, revisions = ? "
+                           "WHERE agreement_id = ?",
+                           (dumps(snapshot), dumps(revisions), str(event.originator_id)))
+        self._derive(row["reference"], snapshot, revisions)
+
+    def _derive(self, reference: str, snapshot: dict[str, Any], revisions: list[Any]) -> None:
+        """Replace the agreement's obligations and match them against recorded actions."""
+        self.flush()
+        for table in ("compliance_obligations", "compliance_evidence"):
+            self.model.execute(f"DELETE FROM {self.t(table)} WHERE reference = ?", (reference,))
+        agreement = _snapshot(snapshot)
+        commitments = list(agreement.commitments)
+        review = review_commitment(agreement)
+        if review is not None:
+            commitments.append(review)
+        obligations = [o for c in commitments for o in self.rules.obligations(agreement, c)]
+        self.model.executemany(
+            f"INSERT INTO {self.t('compliance_obligations')} VALUES (?,?,?,?,?,?)",
+            [(o.agreement, o.commitment, o.period, iso(o.start), iso(o.due_on),
+              dumps(o.as_dict())) for o in obligations])
+        kinds = sorted({k for o in obligations for k in o.fulfilled_by})
+        for row in self._live_actions(kinds):
+            facts = ActionFacts.from_payload(json.loads(row["facts"]))
+            self._match(row["action_id"], facts, obligations)
+        for version, day in revisions:  # a recorded revision fulfils the review
+            self._revision_evidence(reference, version, date.fromisoformat(day), obligations)
+        self._by_kind = None
+
+    def _revision_evidence(self, reference: str, version: int, day: date,
+                           obligations: list[Obligation]) -> None:
+        for o in obligations:
+            if o.commitment == REVIEW and o.start <= day <= o.end:
+                self.buffer(self._insert_evidence,
+                            (reference, REVIEW, o.period, f"{reference}@v{version}", iso(day),
+                             iso(day), "agreement_revised", "+".join(o.responsible)))
+
+    def _live_actions(self, kinds: list[str]) -> list[Any]:
+        if not kinds:
+            return []
+        marks = ",".join("?" * len(kinds))
+        return self.model.execute(
+            f"SELECT action_id, facts FROM {self.t('compliance_actions')} "
+            f"WHERE live = 1 AND kind IN ({marks})", kinds).fetchall()
+
+    # -- actions: match against the obligations they could fulfil -------------------------
+
+    @apply.register
+    def _(self, event: Action.Reported, tracking: Tracking) -> None:
+        facts = ActionFacts.from_payload(event.facts)
+        self.buffer(self._insert_action, (str(event.originator_id), facts.kind, 1,
+                                          dumps(event.facts)))
+        self._match(str(event.originator_id), facts, self._candidates(facts))
+
+    @apply.register
+    def _(self, event: Action.Amended, tracking: Tracking) -> None:
+        key = str(event.originator_id)
+        self.flush()
+        row = self.model.execute(f"SELECT facts FROM {self.t('compliance_actions')} "
+                                 "WHERE action_id = ? AND live = 1", (key,)).fetchone()
+        payload = {**json.loads(row["facts"]), **event.changes}
+        self._forget(key)
+        facts = ActionFacts.from_payload(payload)
+        self.buffer(self._insert_action, (key, facts.kind, 1, dumps(payload)))
+        self._match(key, facts, self._candidates(facts))
+
+    @apply.register
+    def _(self, event: Action.Retracted, tracking: Tracking) -> None:
+        self.flush()
+        key = str(event.originator_id)
+        self.model.execute(f"UPDATE {self.t('compliance_actions')} SET live = 0 "
+                           "WHERE action_id = ?", (key,))
+        self.model.execute(f"DELETE FROM {self.t('compliance_evidence')} WHERE action_id = ?",
+                           (key,))
+
+    def _forget(self, key: str) -> None:
+        for table in ("compliance_actions", "compliance_evidence"):
+            self.model.execute(f"DELETE FROM {self.t(table)} WHERE action_id = ?", (key,))
+
+    def _candidates(self, facts: ActionFacts) -> list[Obligation]:
+        if self._by_kind is None:
+            self._by_kind = {}
+            self.flush()
+            for row in self.model.execute(
+                    f"SELECT obligation FROM {self.t('compliance_obligations')}").fetchall():
+                o = Obligation.from_dict(json.loads(row["obligation"]))
+                for kind in o.fulfilled_by:
+                    self._by_kind.setdefault(kind, []).append(o)
+        return [o for o in self._by_kind.get(facts.kind, ())
+                if facts.reporting_partner in o.responsible]
+
+    def _match(self, action_id: str, facts: ActionFacts, obligations: list[Obligation]) -> None:
+        for o in obligations:
+            if self.rules.is_evidence(o, facts):
+                self.buffer(self._insert_evidence,
+                            (o.agreement, o.commitment, o.period, action_id,
+                             iso(facts.occurred_on.start), iso(facts.occurred_on.end),
+                             facts.kind, facts.reporting_partner))
+
+    @property
+    def _insert_action(self) -> str:
+        return f"INSERT INTO {self.t('compliance_actions')} VALUES (?,?,?,?)"
+
+    @property
+    def _insert_evidence(self) -> str:
+        return f"INSERT INTO {self.t('compliance_evidence')} VALUES (?,?,?,?,?,?,?,?)"
+
+
+def _snapshot(data: dict[str, Any]) -> AgreementSnapshot:
+    return AgreementSnapshot(
+        reference=data["reference"], kind=data["kind"], parties=tuple(data["parties"]),
+        signed_on=date.fromisoformat(data["signed_on"]),
+        commitments=tuple(Commitment.from_dict(c) for c in data["commitments"]),
+        review_rule=data["review_rule"],
+        terminated_on=date.fromisoformat(data["terminated_on"]) if data["terminated_on"]
+        else None)
