@@ -71,7 +71,7 @@ KINDS = ("joint_activity", "information_shared", "meeting_attended", "joint_miss
          "consultation", "training", "statement_delivered", "submission_to_mechanism",
          "expert_meeting_held", "outputs_transmitted")
 COUNTRIES = ("UA", "GE", "AM", "AZ", "MD", "BY", "KZ", "KG", "TJ", "UZ", "TM", "RS", "BA",
-             "ME", "MK", "AL", "XK", "TR", "PL", "HU", "RO", "BG")
+             "ME", "MK", "AL", "TR", "PL", "HU", "RO", "BG")  # participating since before 2008
 THEMES = ("democracy", "rule-of-law", "human-rights", "non-discrimination", "gender-equality",
           "human-rights-education", "combating-trafficking", "legislation-review",
           "freedom-of-expression")

@@ -29,6 +29,7 @@ from registry.rules import (
     Finding,
     Obligation,
     PartnerDeclaration,
+    RegistryView,
     RuleInfo,
     VocabularyContribution,
 )
@@ -157,6 +158,15 @@ def servicing_partner(mechanism: str, day: date) -> str | None:
 def under_programme(action: ActionFacts) -> bool:
     """The joint work programme concerns actions from its date (9 November 2007) on."""
     return action.occurred_on.end >= PROGRAMME_DATE
+
+
+def concerns_the_convention(action: ActionFacts) -> bool:
+    """The programme's coordination duty concerns work on the Convention: an action that
+    names the Committee or the Conference, the rights of persons with disabilities, or
+    involves both departments ("DESA and OHCHR staff members working on the Convention")."""
+    return (bool({"crpd", "crpd-cosp"} & set(action.mechanisms))
+            or "rights-of-persons-with-disabilities" in action.themes
+            or {DESA, OHCHR} <= set(action.partners))
 
 
 def other_department(partner: str) -> str | None:
@@ -298,20 +308,20 @@ def coopreg_validate_action(action: ActionFacts) -> list[Finding]:
 
 
 @hookimpl
-def coopreg_related_actions(action: ActionFacts,
-                            candidates: list[dict[str, Any]]) -> list[Finding]:
+def coopreg_related_actions(action: ActionFacts, view: RegistryView) -> list[Finding]:
     """DESA and OHCHR will coordinate on activities with a view to avoiding duplication.
     ... However, it will not be considered duplication where the nature of the activity
     requires representation of both departments (for example, inter-agency meetings).
 
-    `candidates` come from the host: live actions of the same kind, overlapping in time,
-    reported by another partner. When DESA or OHCHR reports, each candidate reported by the
-    other department is flagged (`related` names it), unless the kind is
-    `inter_agency_meeting`.
+    When DESA or OHCHR reports, each similar action (same kind, overlapping in time, see
+    `RegistryView.similar_actions`) reported by the other department is flagged (`related`
+    names it), unless the kind is `inter_agency_meeting`.
     """
     other = other_department(action.reporting_partner)
-    if other is None or action.kind == INTER_AGENCY_MEETING or not under_programme(action):
+    if (other is None or action.kind == INTER_AGENCY_MEETING or not under_programme(action)
+            or not concerns_the_convention(action)):
         return []
+    candidates = view.similar_actions(action)
     source = f"{cite(Q_AVOID_DUPLICATION)} {cite(Q_BOTH_DEPARTMENTS)}"
     return [Finding(AVOID_DUPLICATION, "warning",
                     f"{other} already reported a {action.kind} overlapping these dates "

@@ -64,6 +64,7 @@ class UnitOfWork:
     by: str
     aggregates: dict[UUID, Aggregate] = field(default_factory=dict)
     outcomes: list[_Outcome] = field(default_factory=list)
+    actions_by_kind: dict[str, dict[UUID, Action]] = field(default_factory=dict)
 
     def find(self, cls: type[A], aggregate_id: UUID) -> A | None:
         if aggregate_id in self.aggregates:
@@ -88,14 +89,17 @@ class UnitOfWork:
     def add(self, aggregate: Aggregate, kind: str, label: str,
             evaluation: Evaluation | None = None) -> None:
         self.aggregates[aggregate.id] = aggregate
+        if isinstance(aggregate, Action):
+            for by_kind in self.actions_by_kind.values():
+                by_kind.pop(aggregate.id, None)  # an amendment may change the kind
+            self.actions_by_kind.setdefault(aggregate.facts.kind, {})[aggregate.id] = aggregate
         warnings = tuple(f.as_dict() for f in evaluation.findings) if evaluation else ()
         self.outcomes.append(_Outcome(kind, label, aggregate.id, aggregate.version, warnings))
 
     def pending_similar(self, facts: ActionFacts) -> list[dict[str, Any]]:
         return [{"id": str(a.id), "version": a.version, **a.facts.as_payload()}
-                for a in self.aggregates.values()
-                if isinstance(a, Action) and not a.is_retracted and a.facts is not facts
-                and a.facts.kind == facts.kind
+                for a in self.actions_by_kind.get(facts.kind, {}).values()
+                if not a.is_retracted and a.facts is not facts
                 and a.facts.reporting_partner != facts.reporting_partner
                 and a.facts.occurred_on.start <= facts.occurred_on.end
                 and a.facts.occurred_on.end >= facts.occurred_on.start]

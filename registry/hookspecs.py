@@ -88,14 +88,14 @@ def coopreg_validate_agreement(agreement: dict[str, Any], view: RegistryView) ->
 
 
 @hookspec
-def coopreg_related_actions(action: ActionFacts,
-                            candidates: list[dict[str, Any]]) -> list[Finding]:
+def coopreg_related_actions(action: ActionFacts, view: RegistryView) -> list[Finding]:
     """Flag recorded actions related to this one, e.g. possible duplication.
 
-    `candidates` are live actions of the same kind, overlapping in time, reported by
-    another partner (see `RegistryView.similar_actions`). When: with validation.
-    Collecting. Returns: `Finding`s whose `related` names the related action ids
-    (usually warnings: duplication is flagged, not refused).
+    Ask `view.similar_actions(action)` for the candidates (live actions of the same kind,
+    overlapping in time, reported by another partner, including earlier commands of the
+    same batch) only once the action concerns the plugin: the look-up costs a query.
+    When: with validation. Collecting. Returns: `Finding`s whose `related` names the
+    related action ids (usually warnings: duplication is flagged, not refused).
     """
 
 

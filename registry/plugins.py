@@ -195,10 +195,7 @@ class PluginHost:
 
     def evaluate_action(self, facts: ActionFacts, view: RegistryView) -> Evaluation:
         findings = self._findings("coopreg_validate_action", action=facts, view=view)
-        candidates = list(view.similar_actions(facts))
-        if candidates:
-            findings += self._findings("coopreg_related_actions", action=facts,
-                                       candidates=candidates)
+        findings += self._findings("coopreg_related_actions", action=facts, view=view)
         return Evaluation(tuple(findings), self.rules_in_force)
 
     def evaluate_agreement(self, agreement: dict[str, Any], view: RegistryView) -> Evaluation:

@@ -73,7 +73,10 @@ class Everything:
                         "kind", "s")]
 
     @hookimpl
-    def coopreg_related_actions(self, action, candidates):
+    def coopreg_related_actions(self, action, view):
+        candidates = view.similar_actions(action)
+        if not candidates:
+            return []
         return [Finding("acme.related", "warning", "related", "kind", "s",
                         related=tuple(c["id"] for c in candidates))]
 

@@ -324,6 +324,20 @@ def test_duplication_needs_overlapping_dates(registry, second, flagged):
         assert_no_finding(findings, "desa.avoid-duplication")
 
 
+def test_duplication_concerns_work_on_the_convention(registry):
+    """OHCHR's work with ODIHR in the OSCE region is not DESA's to coordinate."""
+    record(registry, reporting_partner="un-desa", partners=["un-desa"], kind="training",
+           occurred_on="2015-05-05", countries=["US"], mechanisms=[], themes=["human-rights"])
+    outside = findings_of(registry, reporting_partner="ohchr", partners=["ohchr", "osce-odihr"],
+                          kind="training", occurred_on="2015-05-05", countries=["GE"],
+                          mechanisms=["upr"], themes=["human-rights"])
+    assert_no_finding(outside, "desa.avoid-duplication")
+    on_the_convention = findings_of(registry, reporting_partner="ohchr", partners=["ohchr"],
+                                    kind="training", occurred_on="2015-05-05",
+                                    countries=["CH"], mechanisms=["crpd"], themes=[])
+    assert_finding(on_the_convention, "desa.avoid-duplication")
+
+
 def test_duplication_only_between_desa_and_ohchr(registry):
     record(registry, reporting_partner="osce-odihr", partners=["osce-odihr", "ohchr"],
            kind="statement_delivered", occurred_on="2012-10-09", countries=["CH"])
@@ -356,9 +370,19 @@ def test_related_actions_hook_on_its_own():
         {"id": "b", "reporting_partner": "osce-odihr", "kind": "statement_delivered"},
         {"id": "c", "reporting_partner": "ohchr", "kind": "statement_delivered"},
     ]
-    found = desa.coopreg_related_actions(facts, candidates)
+    found = desa.coopreg_related_actions(facts, CandidatesView(candidates))
     assert [f.related for f in found] == [("a",), ("c",)]
-    assert desa.coopreg_related_actions(facts, []) == []
+    assert desa.coopreg_related_actions(facts, CandidatesView([])) == []
+
+
+class CandidatesView:
+    """A registry view that knows only some similar actions."""
+
+    def __init__(self, candidates: list[dict]) -> None:
+        self.candidates = candidates
+
+    def similar_actions(self, facts: object) -> list[dict]:
+        return self.candidates
 
 
 # -- obligations: per session of the Conference ------------------------------------------
