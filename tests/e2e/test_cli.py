@@ -92,3 +92,32 @@ def test_an_unusable_database_url_is_a_clear_error(tmp_path):
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 1
     assert "unsupported database URL" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_compliance_shows_the_overdue_revision_at_the_end_of_2009(demo_db):
+    out = coopreg("compliance", "desa-ohchr-crpd-2007", "--on", "2009-12-31",
+                  db=demo_db).stdout
+    assert out.startswith("desa-ohchr-crpd-2007 on 2009-12-31:")
+    review = [line for line in out.splitlines() if " review " in line]
+    assert review and review[0].split()[0] == "overdue"
+
+
+def test_compliance_of_an_unknown_agreement_is_a_clear_error(demo_db):
+    result = coopreg("compliance", "no-such-thing", db=demo_db, check=False)
+    assert result.returncode == 1 and "no agreement no-such-thing" in result.stderr
+
+
+def test_audit_rules_reports_no_drift_under_the_same_plugins(demo_db):
+    out = coopreg("audit", "rules", db=demo_db).stdout
+    assert out.strip().endswith("0 recorded events would be judged differently today")
+
+
+def test_audit_rules_reports_history_judged_without_a_plugin(demo_db):
+    result = subprocess.run([sys.executable, "-m", "registry", "--db", f"sqlite:///{demo_db}",
+                             "--disable-plugin", "desa", "audit", "rules"],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert "  - warning desa.avoid-duplication on kind (found then, not today)" in lines
+    assert "  + error action.kind on kind (found today, not then)" in lines  # inter_agency_meeting
+    assert lines[-1] == "3 recorded events would be judged differently today"
