@@ -330,6 +330,18 @@ class Registry(Application[UUID]):
         action.retract(command.reason, uow.by, self._in_force())
         uow.add(action, "action", str(action.id))
 
+    @handle.register
+    def _(self, command: c.AcknowledgeAction, uow: UnitOfWork) -> None:
+        action = uow.get(Action, command.action_id, str(command.action_id))
+        action.acknowledge(command.partner, command.note, uow.by, self._in_force())
+        uow.add(action, "action", str(action.id))
+
+    @handle.register
+    def _(self, command: c.DisputeAction, uow: UnitOfWork) -> None:
+        action = uow.get(Action, command.action_id, str(command.action_id))
+        action.dispute(command.partner, command.reason, uow.by, self._in_force())
+        uow.add(action, "action", str(action.id))
+
     def _check_action(self, facts: ActionFacts, uow: UnitOfWork) -> Evaluation:
         problems = action_problems(
             facts, partners=uow.known_partners([facts.reporting_partner, *facts.partners]),

@@ -121,6 +121,22 @@ class RetractAction(Command):
 
 
 @dataclass(frozen=True)
+class AcknowledgeAction(Command):
+    name: ClassVar[str] = "acknowledge_action"
+    action_id: UUID
+    partner: str
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class DisputeAction(Command):
+    name: ClassVar[str] = "dispute_action"
+    action_id: UUID
+    partner: str
+    reason: str
+
+
+@dataclass(frozen=True)
 class Receipt:
     """What a recorded command answers: which aggregate, its new version, and the global
     position of its last new event in the notification log."""
@@ -140,5 +156,5 @@ class Receipt:
 COMMANDS: dict[str, type[Command]] = {
     c.name: c for c in (RegisterPartner, RenamePartner, RegisterAgreement, AddCommitment,
                         ReviseAgreement, TerminateAgreement, ReportAction, AmendAction,
-                        RetractAction)
+                        RetractAction, AcknowledgeAction, DisputeAction)
 }

@@ -239,11 +239,25 @@ class RetractActionSchema(CommandSchema):
     expected_version = fields.Integer(load_default=None, validate=validate.Range(min=1))
 
 
+class AcknowledgeActionSchema(CommandSchema):
+    command_class = c.AcknowledgeAction
+    action_id = fields.UUID(required=True)
+    partner = fields.String(required=True, validate=SLUG)
+    note = fields.String(load_default="", validate=validate.Length(max=10_000))
+
+
+class DisputeActionSchema(CommandSchema):
+    command_class = c.DisputeAction
+    action_id = fields.UUID(required=True)
+    partner = fields.String(required=True, validate=SLUG)
+    reason = fields.String(required=True, validate=TEXT)
+
+
 SCHEMAS: dict[str, type[CommandSchema]] = {
     s.command_class.name: s for s in (
         RegisterPartnerSchema, RenamePartnerSchema, RegisterAgreementSchema, AddCommitmentSchema,
         ReviseAgreementSchema, TerminateAgreementSchema, ReportActionSchema, AmendActionSchema,
-        RetractActionSchema)
+        RetractActionSchema, AcknowledgeActionSchema, DisputeActionSchema)
 }
 
 

@@ -119,6 +119,7 @@ class Action(Aggregate):
         """`id` is given by the application (new, or chosen by the reporter for imports)."""
         self.facts = ActionFacts.from_payload(facts)
         self.retracted_reason: str | None = None
+        self.responses: dict[str, dict[str, str]] = {}  # counterpart -> {response, text}
 
     @property
     def is_retracted(self) -> bool:
@@ -160,6 +161,42 @@ class Action(Aggregate):
     def _amended(self, changes: dict[str, Any], reason: str, recorded_by: str,
                  evaluation: dict[str, Any]) -> None:
         self.facts = ActionFacts.from_payload({**self.facts.as_payload(), **changes})
+        self.responses = {}  # they confirmed or disputed the earlier claim, not this one
+
+    @property
+    def confirmation(self) -> str:
+        return confirmation(self.facts.counterparts, self.responses)
+
+    def _check_respondent(self, partner: str) -> None:
+        self._check_live()
+        if partner == self.facts.reporting_partner:
+            raise invalid("partner", "action.respond-own",
+                          f"{partner} reported this action; another partner named in it "
+                          "acknowledges or disputes it")
+        if partner not in self.facts.partners:
+            raise invalid("partner", "action.respondent-named",
+                          f"{partner} is not named in this action "
+                          f"(partners: {', '.join(self.facts.partners)})")
+
+    def acknowledge(self, partner: str, note: str, recorded_by: str,
+                    evaluation: dict[str, Any]) -> None:
+        self._check_respondent(partner)
+        self._acknowledged(partner, note, recorded_by, evaluation)
+
+    @event("Acknowledged")
+    def _acknowledged(self, partner: str, note: str, recorded_by: str,
+                      evaluation: dict[str, Any]) -> None:
+        self.responses[partner] = {"response": "acknowledged", "text": note}
+
+    def dispute(self, partner: str, reason: str, recorded_by: str,
+                evaluation: dict[str, Any]) -> None:
+        self._check_respondent(partner)
+        self._disputed(partner, reason, recorded_by, evaluation)
+
+    @event("Disputed")
+    def _disputed(self, partner: str, reason: str, recorded_by: str,
+                  evaluation: dict[str, Any]) -> None:
+        self.responses[partner] = {"response": "disputed", "text": reason}
 
     def retract(self, reason: str, recorded_by: str, evaluation: dict[str, Any]) -> None:
         self._check_live()
@@ -168,6 +205,17 @@ class Action(Aggregate):
     @event("Retracted")
     def _retracted(self, reason: str, recorded_by: str, evaluation: dict[str, Any]) -> None:
         self.retracted_reason = reason
+
+
+def confirmation(counterparts: tuple[str, ...], responses: dict[str, dict[str, str]]) -> str:
+    """`disputed` if any partner named disputes it, `acknowledged` once every partner named
+    acknowledged it, else `claimed` (the reporter's word alone)."""
+    answers = [responses.get(p, {}).get("response") for p in counterparts]
+    if "disputed" in answers:
+        return "disputed"
+    if answers and all(a == "acknowledged" for a in answers):
+        return "acknowledged"
+    return "claimed"
 
 
 def require_no_problems(problems: list[Problem]) -> None:

@@ -7,6 +7,7 @@ the current state is `valid_to IS NULL` and the state as of position P is
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from eventsourcing.dispatch import singledispatchmethod
@@ -14,6 +15,7 @@ from eventsourcing.persistence import Tracking
 from eventsourcing.utils import get_topic
 
 from registry.domain import Action
+from registry.domain.action import confirmation
 from registry.projections.base import ReadModel, dumps, iso
 
 TAGS = ("partner", "counterpart", "country", "theme", "mechanism")
@@ -22,7 +24,8 @@ VALID_TO = 3  # index of valid_to in a version row
 
 class ActionsProjection(ReadModel):
     name = "actions"
-    topics = tuple(get_topic(e) for e in (Action.Reported, Action.Amended, Action.Retracted))
+    topics = tuple(get_topic(e) for e in (Action.Reported, Action.Amended, Action.Retracted,
+                                          Action.Acknowledged, Action.Disputed))
     tables: ClassVar[dict[str, str]] = {
         "action_versions": """
             action_id TEXT NOT NULL, version INTEGER NOT NULL, valid_from BIGINT NOT NULL,
@@ -32,6 +35,7 @@ class ActionsProjection(ReadModel):
             agreement TEXT, commitment TEXT, facts TEXT NOT NULL, changes TEXT,
             reason TEXT, findings TEXT NOT NULL, recorded_at TEXT NOT NULL,
             recorded_by TEXT NOT NULL, first_recorded_at TEXT NOT NULL,
+            confirmation TEXT NOT NULL, responses TEXT NOT NULL,
             PRIMARY KEY (action_id, version)""",
         "action_tags": """
             tag TEXT NOT NULL, value TEXT NOT NULL, action_id TEXT NOT NULL,
@@ -48,7 +52,7 @@ class ActionsProjection(ReadModel):
     def __init__(self, view: Any, rules: Any = None) -> None:
         super().__init__(view, rules)
         self.insert_version = (f"INSERT INTO {self.t('action_versions')} VALUES "
-                               "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
+                               "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
         self.insert_tag = f"INSERT INTO {self.t('action_tags')} VALUES (?,?,?,?)"
         self.open_rows: dict[str, list[Any]] = {}  # rows buffered in this batch, by action
 
@@ -61,40 +65,56 @@ class ActionsProjection(ReadModel):
 
     @apply.register
     def _(self, event: Action.Reported, tracking: Tracking) -> None:
-        self._insert(event, tracking, "reported", event.facts, status="reported",
-                     changes=None, reason=None, first_recorded_at=iso(event.timestamp))
+        self._insert(event, tracking, "reported", Current(event.facts, "reported",
+                                                          iso(event.timestamp), {}),
+                     changes=None, reason=None)
 
     @apply.register
     def _(self, event: Action.Amended, tracking: Tracking) -> None:
-        facts, status, first = self._close(event, tracking)
-        self._insert(event, tracking, "amended", {**facts, **event.changes}, status=status,
-                     changes=event.changes, reason=event.reason, first_recorded_at=first)
+        now = self._close(event, tracking)
+        now.facts = {**now.facts, **event.changes}
+        now.responses = {}  # the partners named confirmed the earlier claim, not this one
+        self._insert(event, tracking, "amended", now, changes=event.changes,
+                     reason=event.reason)
 
     @apply.register
     def _(self, event: Action.Retracted, tracking: Tracking) -> None:
-        facts, _, first = self._close(event, tracking)
-        self._insert(event, tracking, "retracted", facts, status="retracted", changes=None,
-                     reason=event.reason, first_recorded_at=first)
+        now = self._close(event, tracking)
+        now.status = "retracted"
+        self._insert(event, tracking, "retracted", now, changes=None, reason=event.reason)
 
-    def _close(self, event: Any, tracking: Tracking) -> tuple[dict[str, Any], str, str]:
-        """End the current version at this position; answer its facts, status and when the
-        action was first recorded."""
+    @apply.register
+    def _(self, event: Action.Acknowledged, tracking: Tracking) -> None:
+        now = self._close(event, tracking)
+        now.responses[event.partner] = {"response": "acknowledged", "text": event.note}
+        self._insert(event, tracking, "acknowledged", now, changes=None, reason=event.note)
+
+    @apply.register
+    def _(self, event: Action.Disputed, tracking: Tracking) -> None:
+        now = self._close(event, tracking)
+        now.responses[event.partner] = {"response": "disputed", "text": event.reason}
+        self._insert(event, tracking, "disputed", now, changes=None, reason=event.reason)
+
+    def _close(self, event: Any, tracking: Tracking) -> Current:
+        """End the current version at this position; answer what it held."""
         key = str(event.originator_id)
         row = self.open_rows.get(key)
         if row is not None:  # still in this batch's buffer
             row[VALID_TO] = tracking.notification_id
-            return json.loads(row[12]), row[5], row[18]
+            return Current(json.loads(row[12]), row[5], row[18], json.loads(row[20]))
         table = self.t("action_versions")
         found = self.model.execute(
-            f"SELECT facts, status, first_recorded_at FROM {table} "
+            f"SELECT facts, status, first_recorded_at, responses FROM {table} "
             "WHERE action_id = ? AND valid_to IS NULL", (key,)).fetchone()
         self.model.execute(f"UPDATE {table} SET valid_to = ? WHERE action_id = ? "
                            "AND valid_to IS NULL", (tracking.notification_id, key))
-        return json.loads(found["facts"]), found["status"], found["first_recorded_at"]
+        return Current(json.loads(found["facts"]), found["status"], found["first_recorded_at"],
+                       json.loads(found["responses"]))
 
-    def _insert(self, event: Any, tracking: Tracking, kind: str, facts: dict[str, Any], *,
-                status: str, changes: dict[str, Any] | None, reason: str | None,
-                first_recorded_at: str) -> None:
+    def _insert(self, event: Any, tracking: Tracking, kind: str, now: Current, *,
+                changes: dict[str, Any] | None, reason: str | None) -> None:
+        facts, status, first_recorded_at = now.facts, now.status, now.first_recorded_at
+        counterparts = tuple(p for p in facts["partners"] if p != facts["reporting_partner"])
         key, version = str(event.originator_id), event.originator_version
         occurred = facts["occurred_on"]
         row = [key, version, tracking.notification_id, None, kind, status,
@@ -102,11 +122,22 @@ class ActionsProjection(ReadModel):
                iso(occurred["end"]), facts.get("agreement"), facts.get("commitment"),
                dumps(facts), dumps(changes) if changes is not None else None, reason,
                dumps(event.evaluation.get("findings", [])), iso(event.timestamp),
-               event.recorded_by, first_recorded_at]
+               event.recorded_by, first_recorded_at,
+               confirmation(counterparts, now.responses), dumps(now.responses)]
         self.open_rows[key] = row
         self.buffer(self.insert_version, row)
         for tag, value in _tags(facts):
             self.buffer(self.insert_tag, (tag, value, key, version))
+
+
+@dataclass
+class Current:
+    """What the current version of an action holds, while the next one is built."""
+
+    facts: dict[str, Any]
+    status: str
+    first_recorded_at: str
+    responses: dict[str, dict[str, str]]
 
 
 def _tags(facts: dict[str, Any]) -> list[tuple[str, str]]:

@@ -205,6 +205,7 @@ class Queries:
 def _action(row: dict[str, Any]) -> dict[str, Any]:
     facts = json.loads(row["facts"])
     return {"id": row["action_id"], "version": row["version"], "status": row["status"],
+            "confirmation": row["confirmation"], "responses": json.loads(row["responses"]),
             **facts, "findings": json.loads(row["findings"]),
             "first_recorded_at": row["first_recorded_at"], "recorded_at": row["recorded_at"],
             "recorded_by": row["recorded_by"], "position": row["valid_from"]}

@@ -153,3 +153,24 @@ def test_a_rebuilt_registry_opens_again_and_again(shared_store_url):
         services = open_registry(shared_store_url)
         services.follower.rebuild()
         services.close()
+
+
+def test_the_read_model_shows_claimed_acknowledged_or_disputed(history):
+    services, ids = history
+    assert services.queries.action(ids["ua"])["confirmation"] == "claimed"
+    run(services, {"command": "acknowledge_action", "action_id": ids["ua"],
+                   "partner": "osce-odihr", "note": "confirmed"}, by="partner:osce-odihr")
+    services.follower.catch_up()
+    shown = services.queries.action(ids["ua"])
+    assert shown["confirmation"] == "acknowledged"
+    assert shown["responses"] == {"osce-odihr": {"response": "acknowledged",
+                                                 "text": "confirmed"}}
+    run(services, {"command": "dispute_action", "action_id": ids["ua"],
+                   "partner": "osce-odihr", "reason": "wrong country"}, by="partner:osce-odihr")
+    services.follower.catch_up()
+    shown = services.queries.action(ids["ua"])
+    assert shown["confirmation"] == "disputed"
+    assert [v["event"] for v in shown["history"]] == ["reported", "acknowledged", "disputed"]
+    live = services.follower.digests()
+    services.follower.rebuild()
+    assert services.follower.digests() == live

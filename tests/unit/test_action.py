@@ -109,3 +109,31 @@ def test_a_retracted_action_cannot_be_amended_or_retracted_again():
 def test_counterparts_are_the_partners_other_than_the_reporter():
     assert facts(partners=("ohchr", "osce-odihr", "un-desa")).counterparts == (
         "osce-odihr", "un-desa")
+
+
+def test_a_partner_named_acknowledges_and_the_claim_is_confirmed():
+    action = Action(id=uuid4(), facts=facts(partners=("ohchr", "osce-odihr", "un-desa"))
+                    .as_payload(), recorded_by="partner:ohchr", evaluation={})
+    assert action.confirmation == "claimed"
+    action.acknowledge("osce-odihr", "we were there", "partner:osce-odihr", {})
+    assert action.confirmation == "claimed"  # un-desa has not answered yet
+    action.acknowledge("un-desa", "", "partner:un-desa", {})
+    assert action.confirmation == "acknowledged"
+
+
+def test_one_dispute_makes_the_claim_disputed_and_an_amendment_reopens_it():
+    action = new_action()
+    action.dispute("osce-odihr", "we did not take part", "partner:osce-odihr", {})
+    assert action.confirmation == "disputed"
+    action.amend(facts(summary="OHCHR workshop; ODIHR invited"), "clarified", "p", {})
+    assert action.confirmation == "claimed"
+
+
+@pytest.mark.parametrize(("partner", "rule"), [
+    ("ohchr", "action.respond-own"),
+    ("un-desa", "action.respondent-named"),
+])
+def test_only_other_partners_named_may_respond(partner, rule):
+    with pytest.raises(ValidationFailed) as caught:
+        new_action().acknowledge(partner, "", f"partner:{partner}", {})
+    assert caught.value.problems[0].rule == rule
