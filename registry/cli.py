@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -109,15 +110,112 @@ def demo(ctx: click.Context) -> None:
 
 
 @main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64))
+@click.option("--threads", default=4, show_default=True, type=click.IntRange(1, 64))
 @click.pass_context
-def start(ctx: click.Context) -> None:
-    """Load the demo scenario (once) and show what the registry holds."""
+def start(ctx: click.Context, host: str, port: int, workers: int, threads: int) -> None:
+    """Load the demo scenario (once), issue demo tokens, and serve the API."""
     ctx.invoke(demo)
     with services(ctx) as s:
-        click.echo(f"\n{s.app.event_table.count()} events recorded. Try:\n"
-                   "  coopreg status     event count, last position, read-model lag\n"
-                   "  coopreg export     the whole history as NDJSON\n"
-                   "  coopreg replay     rebuild every read model and compare with the live one")
+        tokens = _demo_tokens(s)
+        url = f"http://{host}:{port}"
+        click.echo(f"\nCooperation Registry at {url}  (OpenAPI: {url}/openapi.json, "
+                   f"docs: {url}/docs)\nDemo tokens (shown once; `coopreg token issue` "
+                   "makes more):")
+        for label, token in tokens:
+            click.echo(f"  {label:<12} {token}")
+        click.echo(f'  e.g. curl -H "Authorization: Bearer {tokens[0][1]}" '
+                   f"{url}/v1/actions?country=UA\n")
+        database = s.database.url
+    ctx.invoke(serve, host=host, port=port, workers=workers, threads=threads, db_url=database)
+
+
+def _demo_tokens(s: Services) -> list[tuple[str, str]]:
+    from api.auth import TokenStore
+
+    store = TokenStore(s.queries.sql)
+    for token in store.list():
+        if token["label"].startswith("demo-") and not token["revoked_at"]:
+            store.revoke(token["token_id"])
+    issued = [(p["id"], store.issue("partner", p["id"], f"demo-{p['id']}"))
+              for p in s.queries.partners()]
+    issued.append(("auditor", store.issue("auditor", None, "demo-auditor")))
+    issued.append(("admin", store.issue("admin", None, "demo-admin")))
+    return issued
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64),
+              help="gunicorn worker processes")
+@click.option("--threads", default=4, show_default=True, type=click.IntRange(1, 64),
+              help="threads per worker")
+@click.pass_context
+def serve(ctx: click.Context, host: str, port: int, workers: int, threads: int,
+          db_url: str | None = None) -> None:
+    """Serve the HTTP API under gunicorn (SQLite or PostgreSQL)."""
+    from api.server import serve as run
+
+    with services(ctx) as s:  # create the store and catch up before the workers start
+        s.follower.catch_up()
+        database = db_url or s.database.url
+    selection: Selection = ctx.obj["plugins"]
+    if selection.only is not None:  # the workers read the plugin choice from the environment
+        os.environ["COOPREG_PLUGINS"] = ",".join(selection.only)
+    if selection.disabled:
+        os.environ["COOPREG_DISABLE_PLUGINS"] = ",".join(selection.disabled)
+    run(database, host, port, workers, threads)
+
+
+@main.group()
+def token() -> None:
+    """Bearer tokens for the HTTP API (stored only as hashes)."""
+
+
+@token.command("issue")
+@click.option("--role", type=click.Choice(["partner", "auditor", "admin"]), required=True)
+@click.option("--partner", default=None, help="the partner a partner token acts for")
+@click.option("--label", default="", help="a name for the token (recorded as author)")
+@click.pass_context
+def token_issue(ctx: click.Context, role: str, partner: str | None, label: str) -> None:
+    """Issue a token and print it once."""
+    from api.auth import TokenStore
+
+    with services(ctx) as s:
+        if partner is not None and partner not in {p["id"] for p in s.queries.partners()}:
+            s.follower.catch_up()
+            if partner not in {p["id"] for p in s.queries.partners()}:
+                raise UserError(f"no partner {partner}")
+        click.echo(TokenStore(s.queries.sql).issue(role, partner, label))
+
+
+@token.command("revoke")
+@click.argument("token_id")
+@click.pass_context
+def token_revoke(ctx: click.Context, token_id: str) -> None:
+    """Revoke a token by its id (the part after `coopreg_`)."""
+    from api.auth import TokenStore
+
+    with services(ctx) as s:
+        if not TokenStore(s.queries.sql).revoke(token_id):
+            raise UserError(f"no live token {token_id}")
+        click.echo(f"revoked {token_id}")
+
+
+@token.command("list")
+@click.pass_context
+def token_list(ctx: click.Context) -> None:
+    """Every token, without secrets."""
+    from api.auth import TokenStore
+
+    with services(ctx) as s:
+        for t in TokenStore(s.queries.sql).list():
+            state = f"revoked {t['revoked_at']}" if t["revoked_at"] else "live"
+            click.echo(f"{t['token_id']}  {t['role']:<8} {t['partner'] or '-':<12} "
+                       f"{t['label']:<20} {t['created_at']}  {state}")
 
 
 @main.command()

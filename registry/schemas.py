@@ -110,8 +110,13 @@ class CommandSchema(Strict):
         return data
 
     @post_load
-    def make(self, data: dict[str, Any], **_: Any) -> c.Command:
-        return self.command_class(**data)
+    def make(self, data: dict[str, Any], **_: Any) -> Any:
+        return self.to_command(data)
+
+    @classmethod
+    def to_command(cls, data: dict[str, Any]) -> c.Command:
+        """The command from validated fields (the HTTP API adds path and token values)."""
+        return cls.command_class(**data)
 
 
 class RegisterPartnerSchema(CommandSchema):
@@ -146,11 +151,11 @@ class RegisterAgreementSchema(CommandSchema):
     summary = fields.String(load_default="", validate=validate.Length(max=10_000))
     provenance = fields.String(load_default="reported", validate=PROVENANCE)
 
-    @post_load
-    def make(self, data: dict[str, Any], **_: Any) -> c.Command:
-        data["parties"] = tuple(data["parties"])
-        data["signatories"] = tuple(data["signatories"])
-        data["commitments"] = tuple(data["commitments"])
+    @classmethod
+    def to_command(cls, data: dict[str, Any]) -> c.Command:
+        data = {**data, "parties": tuple(data["parties"]),
+                "signatories": tuple(data["signatories"]),
+                "commitments": tuple(data["commitments"])}
         return c.RegisterAgreement(**data)
 
 
@@ -215,8 +220,9 @@ class ReportActionSchema(ActionFieldsSchema, CommandSchema):
     summary = fields.String(required=True, validate=TEXT)
     provenance = fields.String(load_default="reported", validate=PROVENANCE)
 
-    @post_load
-    def make(self, data: dict[str, Any], **_: Any) -> c.Command:
+    @classmethod
+    def to_command(cls, data: dict[str, Any]) -> c.Command:
+        data = dict(data)
         action_id = data.pop("action_id", None)
         facts = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
         return c.ReportAction(facts=ActionFacts(**facts), action_id=action_id)
@@ -259,6 +265,22 @@ SCHEMAS: dict[str, type[CommandSchema]] = {
         ReviseAgreementSchema, TerminateAgreementSchema, ReportActionSchema, AmendActionSchema,
         RetractActionSchema, AcknowledgeActionSchema, DisputeActionSchema)
 }
+
+
+def body_schema(schema: type[CommandSchema], *, exclude: tuple[str, ...] = (),
+                optional: tuple[str, ...] = (), name: str = "") -> type[Schema]:
+    """An HTTP request body for a command: the same fields and rules, less those the path
+    or the token supplies (`exclude`) or may supply (`optional`); it loads to a dict that
+    `schema.to_command` turns into the command."""
+    overrides: dict[str, Any] = {"make": post_load(lambda self, data, **_: data)}
+    for field_name in optional:
+        original = schema._declared_fields[field_name]
+        clone = type(original)(*getattr(original, "_args", ()), validate=original.validate,
+                               load_default=None, allow_none=True,
+                               metadata=original.metadata)
+        overrides[field_name] = clone
+    overrides["Meta"] = type("Meta", (), {"exclude": exclude, "unknown": RAISE})
+    return type(name or f"{schema.__name__.removesuffix('Schema')}Body", (schema,), overrides)
 
 
 def problems_from(error: ValidationError, prefix: str = "") -> list[Problem]:

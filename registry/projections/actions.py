@@ -126,7 +126,7 @@ class ActionsProjection(ReadModel):
                confirmation(counterparts, now.responses), dumps(now.responses)]
         self.open_rows[key] = row
         self.buffer(self.insert_version, row)
-        for tag, value in _tags(facts):
+        for tag, value in _tags(facts) + _flags(event.evaluation.get("findings", [])):
             self.buffer(self.insert_tag, (tag, value, key, version))
 
 
@@ -138,6 +138,11 @@ class Current:
     status: str
     first_recorded_at: str
     responses: dict[str, dict[str, str]]
+
+
+def _flags(findings: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    """Findings that relate this action to others (possible duplication) are flags."""
+    return sorted({("flag", f["rule"]) for f in findings if f.get("related")})
 
 
 def _tags(facts: dict[str, Any]) -> list[tuple[str, str]]:

@@ -109,12 +109,7 @@ class Queries:
             f"SELECT * FROM {self.sql.table('action_versions')} v WHERE "
             + " AND ".join(clauses) + " ORDER BY v.occurred_start, v.action_id LIMIT ?",
             [*params, limit + 1])
-        items = [_action(row) for row in rows[:limit]]
-        more = len(rows) > limit
-        last = items[-1] if items else None
-        next_cursor = encode_cursor(last["occurred_on"]["start"], last["id"]) if more and last \
-            else None
-        return Page(items, next_cursor)
+        return _page([_action(row) for row in rows], limit)
 
     def action(self, action_id: str, *, as_of: int | None = None) -> dict[str, Any] | None:
         """The action as of a position, with every version recorded up to then."""
@@ -161,6 +156,81 @@ class Queries:
     def partner(self, partner_id: str, *, as_of: int | None = None) -> dict[str, Any] | None:
         return next((p for p in self.partners(as_of=as_of) if p["id"] == partner_id), None)
 
+    # -- insights -----------------------------------------------------------------------
+
+    def who_did_what_where(self, *, country: str | None = None,
+                           as_of: int | None = None) -> list[dict[str, Any]]:
+        """Per country, per partner involved, how many live actions of each kind."""
+        clause, params = _as_of("v", as_of)
+        where = " AND c.value = ?" if country else ""
+        rows = self.sql.all(
+            f"SELECT c.value AS country, p.value AS partner, v.kind AS kind, COUNT(*) AS n "
+            f"FROM {self.sql.table('action_versions')} v "
+            f"JOIN {self.sql.table('action_tags')} c ON c.action_id = v.action_id "
+            "AND c.version = v.version AND c.tag = 'country' "
+            f"JOIN {self.sql.table('action_tags')} p ON p.action_id = v.action_id "
+            "AND p.version = v.version AND p.tag = 'partner' "
+            f"WHERE {clause} AND v.status <> 'retracted'{where} "
+            "GROUP BY c.value, p.value, v.kind ORDER BY c.value, p.value, v.kind",
+            [*params, *([country] if country else [])])
+        out: dict[str, dict[str, dict[str, int]]] = {}
+        for row in rows:
+            out.setdefault(row["country"], {}).setdefault(row["partner"], {})[row["kind"]] = int(
+                row["n"])
+        return [{"country": c, "partners": [{"partner": p, "kinds": k}
+                                             for p, k in partners.items()]}
+                for c, partners in out.items()]
+
+    def activity(self, tag: str, *, as_of: int | None = None) -> list[dict[str, Any]]:
+        """Live actions per theme or per mechanism, with the partners involved."""
+        clause, params = _as_of("v", as_of)
+        rows = self.sql.all(
+            f"SELECT t.value AS value, COUNT(DISTINCT v.action_id) AS n, "
+            "MIN(v.occurred_start) AS first, MAX(v.occurred_end) AS last "
+            f"FROM {self.sql.table('action_versions')} v "
+            f"JOIN {self.sql.table('action_tags')} t ON t.action_id = v.action_id "
+            "AND t.version = v.version AND t.tag = ? "
+            f"WHERE {clause} AND v.status <> 'retracted' GROUP BY t.value ORDER BY t.value",
+            [tag, *params])
+        return [{tag: r["value"], "actions": int(r["n"]), "first_occurred": r["first"],
+                 "last_occurred": r["last"]} for r in rows]
+
+    def flagged(self, *, rule: str | None = None, as_of: int | None = None,
+                limit: int = 100, cursor: str | None = None) -> Page:
+        """Live actions a plugin related to others (e.g. possible duplication)."""
+        clause, params = _as_of("v", as_of)
+        clauses, args = [clause, "v.status <> 'retracted'"], list(params)
+        flag = ("AND t.value = ?" if rule else "")
+        clauses.append(f"EXISTS (SELECT 1 FROM {self.sql.table('action_tags')} t WHERE "
+                       "t.tag = 'flag' AND t.action_id = v.action_id AND "
+                       f"t.version = v.version {flag})")
+        args += [rule] if rule else []
+        if cursor:
+            start, action_id = decode_cursor(cursor)
+            clauses.append("(v.occurred_start > ? OR (v.occurred_start = ? AND v.action_id > ?))")
+            args += [start, start, action_id]
+        rows = self.sql.all(
+            f"SELECT * FROM {self.sql.table('action_versions')} v WHERE "
+            + " AND ".join(clauses) + " ORDER BY v.occurred_start, v.action_id LIMIT ?",
+            [*args, limit + 1])
+        return _page([_action(r) for r in rows], limit)
+
+    def summary(self) -> dict[str, Any]:
+        counts = self.counts()
+        rows = self.sql.all(
+            f"SELECT status, confirmation, COUNT(*) AS n FROM "
+            f"{self.sql.table('action_versions')} WHERE valid_to IS NULL "
+            "GROUP BY status, confirmation")
+        by_status: dict[str, int] = {}
+        by_confirmation: dict[str, int] = {}
+        for row in rows:
+            by_status[row["status"]] = by_status.get(row["status"], 0) + int(row["n"])
+            if row["status"] != "retracted":
+                by_confirmation[row["confirmation"]] = (
+                    by_confirmation.get(row["confirmation"], 0) + int(row["n"]))
+        return {**counts, "actions_by_status": by_status,
+                "actions_by_confirmation": by_confirmation}
+
     # -- compliance ---------------------------------------------------------------------
 
     def compliance(self, reference: str, *, on: date) -> dict[str, Any] | None:
@@ -200,6 +270,14 @@ class Queries:
                                "WHERE valid_to IS NULL")
             out[name] = int(row["n"]) if row else 0
         return out
+
+
+def _page(items: list[dict[str, Any]], limit: int) -> Page:
+    """A page of actions ordered by (occurred start, id); `next_cursor` resumes after it."""
+    if len(items) <= limit:
+        return Page(items, None)
+    last = items[limit - 1]
+    return Page(items[:limit], encode_cursor(last["occurred_on"]["start"], last["id"]))
 
 
 def _action(row: dict[str, Any]) -> dict[str, Any]:

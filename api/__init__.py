@@ -1,0 +1,124 @@
+"""The HTTP API: a thin adapter over the registry application and its read models."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from typing import Any
+
+from flask import Flask, Response, g, request
+from flask_smorest import Api
+
+from api import errors, metrics
+from api.auth import TokenStore
+from api.context import Context
+from api.worker import ProjectionWorker
+from registry.bootstrap import open_registry
+from registry.plugins import Selection
+
+PUBLIC = {"/healthz", "/openapi.json", "/docs"}
+NDJSON = "application/x-ndjson"
+
+DEFAULTS: dict[str, Any] = {
+    "COOPREG_DB": None,  # default: COOPREG_DB or sqlite:///registry.db
+    "COOPREG_PLUGINS": None,  # a Selection; default from the environment
+    "COOPREG_FOLLOW": True,  # run the projection worker in this process
+    "MAX_CONTENT_LENGTH": 1 << 20,  # 1 MiB for commands
+    "COOPREG_MAX_IMPORT_BYTES": 32 << 20,
+    "API_TITLE": "Cooperation Registry",
+    "API_VERSION": "v1",
+    "OPENAPI_VERSION": "3.0.3",
+    "OPENAPI_URL_PREFIX": "/",
+    "OPENAPI_JSON_PATH": "openapi.json",
+    "OPENAPI_SWAGGER_UI_PATH": "/docs",
+    "OPENAPI_SWAGGER_UI_URL": "https://cdn.jsdelivr.net/npm/swagger-ui-dist/",
+    "API_SPEC_OPTIONS": {
+        "info": {"description": "The shared, append-only record of what partner "
+                                "organizations agree and do together. Every error is "
+                                "application/problem+json (RFC 9457)."},
+        "security": [{"bearer": []}],
+        "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
+    },
+}
+
+
+class RegistryApi(Api):
+    """flask-smorest, answering errors as problem+json."""
+
+    def handle_http_exception(self, error: Any) -> Response:
+        return errors.http_problem(error)
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    app = Flask("coopreg")
+    app.config.update(DEFAULTS)
+    app.config.update(config or {})
+    services = open_registry(app.config["COOPREG_DB"],
+                             plugins=app.config["COOPREG_PLUGINS"] or Selection.from_env())
+    worker = ProjectionWorker(services.follower)
+    app.extensions["coopreg"] = Context(services, TokenStore(services.queries.sql), worker)
+    if app.config["COOPREG_FOLLOW"]:
+        services.follower.catch_up()
+        worker.start()
+    api = RegistryApi(app)
+    from api.resources import BLUEPRINTS
+
+    for blueprint in BLUEPRINTS:
+        api.register_blueprint(blueprint)
+    errors.register(app)
+    metrics.install(app, services)
+    app.before_request(_authenticate)
+    app.before_request(_check_body)
+    app.after_request(_etag)
+    logging.getLogger("coopreg").setLevel(logging.INFO)
+    return app
+
+
+def _authenticate() -> Response | None:
+    if request.path in PUBLIC or request.path.startswith("/docs"):
+        return None
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    who = None
+    if scheme.lower() == "bearer" and token:
+        who = _context().tokens.authenticate(token.strip())
+    if who is None:
+        detail = ("send Authorization: Bearer <token>" if not header
+                  else "the token is unknown, malformed or revoked")
+        return errors.problem(401, "unauthorized", "Unauthorized", detail,
+                              {"WWW-Authenticate": 'Bearer realm="coopreg"'})
+    g.principal = who
+    return None
+
+
+def _check_body() -> Response | None:
+    if request.method not in ("POST", "PUT", "PATCH"):
+        return None
+    wanted = NDJSON if request.path == "/v1/imports" else "application/json"
+    if request.path == "/v1/imports":
+        request.max_content_length = _app_config("COOPREG_MAX_IMPORT_BYTES")
+    if request.mimetype != wanted:
+        return errors.problem(415, "unsupported-media-type", "Unsupported media type",
+                              f"send the body as {wanted}, not {request.mimetype or 'nothing'}")
+    return None
+
+
+def _etag(response: Response) -> Response:
+    """Projection reads carry an ETag; a matching If-None-Match answers 304."""
+    if request.method != "GET" or response.status_code != 200 or response.direct_passthrough:
+        return response
+    if not response.headers.get("ETag"):
+        response.set_etag(hashlib.sha256(response.get_data()).hexdigest()[:32])
+    return response.make_conditional(request)
+
+
+def _context() -> Context:
+    from api.context import ctx
+
+    return ctx()
+
+
+def _app_config(key: str) -> Any:
+    from flask import current_app
+
+    return current_app.config[key]

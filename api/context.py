@@ -1,0 +1,89 @@
+"""What every resource needs from the request: the registry, the principal and the
+checks on them. Resources stay thin: parse, authorize, call the application, answer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from flask import current_app, g, request
+
+from api.auth import Principal, TokenStore
+from api.errors import Forbidden, NotReady, PreconditionFailed, PreconditionRequired
+from api.worker import ProjectionWorker
+from registry.bootstrap import Services
+from registry.commands import Command, Receipt
+from registry.domain import Conflict, invalid
+
+READ_WAIT_SECONDS = 2.0
+
+
+@dataclass
+class Context:
+    services: Services
+    tokens: TokenStore
+    worker: ProjectionWorker
+
+
+def ctx() -> Context:
+    return current_app.extensions["coopreg"]
+
+
+def principal() -> Principal:
+    return g.principal
+
+
+def require(*roles: str) -> Principal:
+    who = principal()
+    if who.role not in roles:
+        raise Forbidden(f"{who.role} tokens may not do this (allowed: {', '.join(roles)})")
+    return who
+
+
+def require_partner(partner: str, what: str) -> Principal:
+    who = require("partner")
+    if who.partner != partner:
+        raise Forbidden(f"{who.partner} may not {what} for {partner}")
+    return who
+
+
+def execute(command: Command) -> Receipt:
+    context = ctx()
+    receipt = context.services.app.execute(
+        command, by=principal().name, idempotency_key=request.headers.get("Idempotency-Key"))
+    context.worker.nudge()
+    return receipt
+
+
+def execute_update(command: Command) -> Receipt:
+    """An update based on an If-Match version: a stale version answers 412."""
+    try:
+        return execute(command)
+    except Conflict as error:
+        raise PreconditionFailed(str(error)) from None
+
+
+def expected_version() -> int:
+    """The version an update is based on, from If-Match (an ETag of the resource)."""
+    header = request.headers.get("If-Match")
+    if not header:
+        raise PreconditionRequired("send If-Match with the version you read (the ETag of "
+                                   "the resource), so a concurrent change is not lost")
+    text = header.strip().removeprefix("W/").strip('"')
+    if not text.isdigit():
+        raise invalid("If-Match", "header.if-match",
+                      f'If-Match must be a version number such as "3", not {header!r}')
+    return int(text)
+
+
+def read_args(args: dict[str, Any]) -> int | None:
+    """Wait for `min_position` (read-your-writes); answer `as_of` for the query."""
+    wanted = args.get("min_position")
+    if wanted is not None:
+        head = ctx().services.app.recorder.max_notification_id() or 0
+        if wanted > head:
+            raise invalid("min_position", "query.min-position",
+                          f"position {wanted} has not been recorded (last is {head})")
+        if not ctx().worker.wait_for(wanted, READ_WAIT_SECONDS):
+            raise NotReady(f"the read models have not reached position {wanted} yet")
+    return args.get("as_of")

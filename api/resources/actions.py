@@ -1,0 +1,133 @@
+"""Cooperation actions: reported by partners, corrected by their reporters, acknowledged
+or disputed by the partners they name."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from api.context import (
+    ctx,
+    execute,
+    execute_update,
+    expected_version,
+    read_args,
+    require,
+    require_partner,
+)
+from api.errors import Forbidden
+from api.resources.common import page, versioned
+from api.schemas import ActionArgs, ActionDetailSchema, ActionPageSchema, ReadArgs, ReceiptSchema
+from registry.projections import ActionFilter
+from registry.schemas import (
+    AcknowledgeActionSchema,
+    AmendActionSchema,
+    DisputeActionSchema,
+    ReportActionSchema,
+    RetractActionSchema,
+    body_schema,
+)
+
+blp = Blueprint("actions", __name__, url_prefix="/v1/actions",
+                description="Cooperation actions")
+ActionBody = body_schema(ReportActionSchema, optional=("reporting_partner",), name="ActionBody")
+AmendmentBody = body_schema(AmendActionSchema, exclude=("action_id", "expected_version"),
+                            name="AmendmentBody")
+RetractionBody = body_schema(RetractActionSchema, exclude=("action_id", "expected_version"),
+                             name="RetractionBody")
+AcknowledgementBody = body_schema(AcknowledgeActionSchema, exclude=("action_id", "partner"),
+                                  name="AcknowledgementBody")
+DisputeBody = body_schema(DisputeActionSchema, exclude=("action_id", "partner"),
+                          name="DisputeBody")
+FILTERS = ("partner", "counterpart", "country", "kind", "theme", "mechanism", "agreement",
+           "occurred_from", "occurred_to", "include_retracted")
+
+
+@blp.route("")
+class Actions(MethodView):
+    @blp.arguments(ActionArgs, location="query")
+    @blp.response(200, ActionPageSchema)
+    def get(self, args: dict[str, Any]) -> Any:
+        """Actions, filtered, in the order they occurred; `as_of` for a past state."""
+        where = ActionFilter(**{k: args[k] for k in FILTERS if k in args})
+        result = ctx().services.queries.actions(where, as_of=read_args(args),
+                                                limit=args["limit"], cursor=args.get("cursor"))
+        return page(result, "actions.Actions")
+
+    @blp.arguments(ActionBody)
+    @blp.response(201, ReceiptSchema)
+    def post(self, body: dict[str, Any]) -> Any:
+        """Report an action, as the partner the token belongs to."""
+        who = require("partner")
+        reporting = body.get("reporting_partner") or who.partner
+        require_partner(reporting, "report actions")
+        return execute(ReportActionSchema.to_command({**body, "reporting_partner": reporting}))
+
+
+@blp.route("/<uuid:action_id>")
+class ActionById(MethodView):
+    @blp.arguments(ReadArgs, location="query")
+    @blp.response(200, ActionDetailSchema)
+    def get(self, args: dict[str, Any], action_id: UUID) -> Any:
+        """One action with its full history; its ETag is its version."""
+        found = ctx().services.queries.action(str(action_id), as_of=read_args(args))
+        return versioned(found, f"action {action_id}")
+
+
+def _own(action_id: UUID, what: str) -> None:
+    """Only the partner that reported an action corrects it."""
+    action = ctx().services.app.action(action_id)
+    who = require("partner")
+    if who.partner != action.facts.reporting_partner:
+        raise Forbidden(f"{who.partner} did not report this action, so may not {what} it "
+                        f"(reported by {action.facts.reporting_partner})")
+
+
+@blp.route("/<uuid:action_id>/amendments")
+class Amendments(MethodView):
+    @blp.arguments(AmendmentBody)
+    @blp.response(201, ReceiptSchema)
+    def post(self, body: dict[str, Any], action_id: UUID) -> Any:
+        """Correct an action you reported (If-Match: the version you correct)."""
+        version = expected_version()
+        _own(action_id, "amend")
+        return execute_update(AmendActionSchema.to_command(
+            {**body, "action_id": action_id, "expected_version": version}))
+
+
+@blp.route("/<uuid:action_id>/retraction")
+class Retraction(MethodView):
+    @blp.arguments(RetractionBody)
+    @blp.response(201, ReceiptSchema)
+    def post(self, body: dict[str, Any], action_id: UUID) -> Any:
+        """Retract an action you reported, with a reason (If-Match: its version)."""
+        version = expected_version()
+        _own(action_id, "retract")
+        return execute_update(RetractActionSchema.to_command(
+            {**body, "action_id": action_id, "expected_version": version}))
+
+
+@blp.route("/<uuid:action_id>/acknowledgement")
+class Acknowledgement(MethodView):
+    @blp.arguments(AcknowledgementBody)
+    @blp.response(201, ReceiptSchema)
+    def post(self, body: dict[str, Any], action_id: UUID) -> Any:
+        """Confirm an action that names your organization."""
+        who = require("partner")
+        return execute(AcknowledgeActionSchema.to_command(
+            {**body, "action_id": action_id, "partner": who.partner}))
+
+
+@blp.route("/<uuid:action_id>/dispute")
+class Dispute(MethodView):
+    @blp.arguments(DisputeBody)
+    @blp.response(201, ReceiptSchema)
+    def post(self, body: dict[str, Any], action_id: UUID) -> Any:
+        """Dispute an action that names your organization, with a reason."""
+        who = require("partner")
+        return execute(DisputeActionSchema.to_command(
+            {**body, "action_id": action_id, "partner": who.partner}))
+

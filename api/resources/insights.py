@@ -1,0 +1,76 @@
+"""Read models a person asks for: who did what where, activity by theme and mechanism,
+duplication flags, and summary statistics."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from api.context import ctx, read_args
+from api.resources.common import page
+from api.schemas import (
+    ActionPageSchema,
+    ActivitySchema,
+    FlagArgs,
+    ReadArgs,
+    SummarySchema,
+    WhereArgs,
+    WhereSchema,
+)
+
+blp = Blueprint("insights", __name__, url_prefix="/v1/insights",
+                description="Who did what where, activity, flags and statistics")
+
+
+@blp.route("/where")
+class Where(MethodView):
+    @blp.arguments(WhereArgs, location="query")
+    @blp.response(200, WhereSchema(many=True))
+    def get(self, args: dict[str, Any]) -> Any:
+        """Per country, each partner involved and how many actions of each kind."""
+        return ctx().services.queries.who_did_what_where(country=args.get("country"),
+                                                         as_of=read_args(args))
+
+
+@blp.route("/themes")
+class Themes(MethodView):
+    @blp.arguments(ReadArgs, location="query")
+    @blp.response(200, ActivitySchema(many=True))
+    def get(self, args: dict[str, Any]) -> Any:
+        """Actions per theme."""
+        return ctx().services.queries.activity("theme", as_of=read_args(args))
+
+
+@blp.route("/mechanisms")
+class Mechanisms(MethodView):
+    @blp.arguments(ReadArgs, location="query")
+    @blp.response(200, ActivitySchema(many=True))
+    def get(self, args: dict[str, Any]) -> Any:
+        """Actions per mechanism (UPR, treaty bodies, CoE bodies...)."""
+        return ctx().services.queries.activity("mechanism", as_of=read_args(args))
+
+
+@blp.route("/flags")
+class Flags(MethodView):
+    @blp.arguments(FlagArgs, location="query")
+    @blp.response(200, ActionPageSchema)
+    def get(self, args: dict[str, Any]) -> Any:
+        """Actions a plugin related to others, e.g. possible duplication."""
+        result = ctx().services.queries.flagged(rule=args.get("rule"), as_of=read_args(args),
+                                                limit=args["limit"], cursor=args.get("cursor"))
+        return page(result, "insights.Flags")
+
+
+@blp.route("/summary")
+class Summary(MethodView):
+    @blp.arguments(ReadArgs, location="query")
+    @blp.response(200, SummarySchema)
+    def get(self, args: dict[str, Any]) -> Any:
+        """Counts of partners, agreements and actions, by status and confirmation."""
+        read_args(args)
+        services = ctx().services
+        head = services.app.recorder.max_notification_id() or 0
+        return {**services.queries.summary(), "events": services.app.event_table.count(),
+                "last_position": head}

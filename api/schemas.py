@@ -1,0 +1,273 @@
+"""Response and query-argument schemas. With the command schemas of `registry.schemas`
+they are the whole HTTP contract, and flask-smorest turns them into the OpenAPI document."""
+
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+from registry.rules import STATUSES
+
+NULLABLE_TEXT = {"allow_none": True}
+
+
+class Out(Schema):
+    class Meta:
+        ordered = True
+
+
+class FindingSchema(Out):
+    rule = fields.String(required=True)
+    severity = fields.String(required=True, validate=validate.OneOf(["error", "warning"]))
+    message = fields.String(required=True)
+    field = fields.String(required=True)
+    source = fields.String(required=True)
+    plugin = fields.String(required=True)
+    plugin_version = fields.String(required=True)
+    related = fields.List(fields.String(), required=True)
+
+
+class ReceiptSchema(Out):
+    aggregate = fields.String(required=True, metadata={"description": "partner, agreement, "
+                                                                      "or action"})
+    id = fields.String(required=True, attribute="aggregate_id")
+    version = fields.Integer(required=True, metadata={"description": "the aggregate's new "
+                                                                     "version (use in If-Match)"})
+    position = fields.Integer(required=True, metadata={"description": "global position of "
+                                                                      "the new event"})
+    warnings = fields.List(fields.Nested(FindingSchema), required=True)
+
+
+class PeriodSchema(Out):
+    start = fields.String(required=True)
+    end = fields.String(required=True)
+
+
+class VersionSchema(Out):
+    version = fields.Integer(required=True)
+    event = fields.String(required=True)
+    position = fields.Integer(required=True)
+    recorded_at = fields.String(required=True)
+    recorded_by = fields.String(required=True)
+    reason = fields.String(**NULLABLE_TEXT)
+    changes = fields.Dict(allow_none=True)
+
+
+class ResponseSchema(Out):
+    response = fields.String(required=True, validate=validate.OneOf(["acknowledged",
+                                                                      "disputed"]))
+    text = fields.String(required=True)
+
+
+class ActionSchema(Out):
+    id = fields.String(required=True)
+    version = fields.Integer(required=True)
+    status = fields.String(required=True, validate=validate.OneOf(["reported", "retracted"]))
+    confirmation = fields.String(required=True, validate=validate.OneOf(
+        ["claimed", "acknowledged", "disputed"]))
+    responses = fields.Dict(keys=fields.String(), values=fields.Nested(ResponseSchema),
+                            required=True)
+    reporting_partner = fields.String(required=True)
+    partners = fields.List(fields.String(), required=True)
+    kind = fields.String(required=True)
+    occurred_on = fields.Nested(PeriodSchema, required=True)
+    countries = fields.List(fields.String(), required=True)
+    mechanisms = fields.List(fields.String(), required=True)
+    themes = fields.List(fields.String(), required=True)
+    agreement = fields.String(**NULLABLE_TEXT)
+    commitment = fields.String(**NULLABLE_TEXT)
+    venue = fields.String(required=True)
+    summary = fields.String(required=True)
+    references = fields.List(fields.String(), required=True)
+    provenance = fields.String(required=True)
+    findings = fields.List(fields.Nested(FindingSchema), required=True)
+    first_recorded_at = fields.String(required=True)
+    recorded_at = fields.String(required=True)
+    recorded_by = fields.String(required=True)
+    position = fields.Integer(required=True)
+
+
+class ActionDetailSchema(ActionSchema):
+    history = fields.List(fields.Nested(VersionSchema), required=True)
+
+
+class ActionPageSchema(Out):
+    items = fields.List(fields.Nested(ActionSchema), required=True)
+    next = fields.String(allow_none=True, metadata={"description": "URL of the next page"})
+
+
+class PartnerSchema(Out):
+    id = fields.String(required=True)
+    name = fields.String(required=True)
+    kind = fields.String(required=True)
+    seat = fields.String(required=True)
+    version = fields.Integer(required=True)
+    recorded_at = fields.String(required=True)
+
+
+class AgreementSchema(Out):
+    id = fields.String(required=True)
+    agreement_id = fields.String(required=True)
+    reference = fields.String(required=True)
+    kind = fields.String(required=True)
+    title = fields.String(required=True)
+    parties = fields.List(fields.String(), required=True)
+    signed_on = fields.String(required=True)
+    signed_at = fields.String(required=True)
+    signatories = fields.List(fields.Dict(), required=True)
+    commitments = fields.List(fields.Dict(), required=True)
+    review_rule = fields.Dict(allow_none=True)
+    summary = fields.String(required=True)
+    provenance = fields.String(required=True)
+    status = fields.String(required=True, validate=validate.OneOf(["in_force", "terminated"]))
+    terminated_on = fields.String(**NULLABLE_TEXT)
+    revised_on = fields.String()
+    text_version = fields.Integer(required=True)
+    version = fields.Integer(required=True)
+    findings = fields.List(fields.Nested(FindingSchema), required=True)
+    recorded_at = fields.String(required=True)
+    position = fields.Integer(required=True)
+
+
+class AgreementDetailSchema(AgreementSchema):
+    history = fields.List(fields.Nested(VersionSchema), required=True)
+
+
+class ObligationSchema(Out):
+    agreement = fields.String(required=True)
+    commitment = fields.String(required=True)
+    period = fields.String(required=True)
+    start = fields.String(required=True)
+    end = fields.String(required=True)
+    due_on = fields.String(required=True)
+    responsible = fields.List(fields.String(), required=True)
+    counterparts = fields.List(fields.String(), required=True)
+    fulfilled_by = fields.List(fields.String(), required=True)
+    cadence = fields.String(required=True)
+    text = fields.String(required=True)
+    status = fields.String(required=True, validate=validate.OneOf(STATUSES))
+    evidence = fields.List(fields.String(), required=True)
+
+
+class ComplianceSchema(Out):
+    agreement = fields.String(required=True)
+    as_of = fields.String(required=True)
+    summary = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
+    obligations = fields.List(fields.Nested(ObligationSchema), required=True)
+
+
+class EventSchema(Out):
+    position = fields.Integer(required=True)
+    originator_id = fields.String(required=True)
+    originator_version = fields.Integer(required=True)
+    topic = fields.String(required=True)
+    state = fields.String(metadata={"description": "the stored payload, UTF-8 JSON"})
+    state_b64 = fields.String(metadata={"description": "the stored payload when not UTF-8"})
+
+
+class EventPageSchema(Out):
+    items = fields.List(fields.Nested(EventSchema), required=True)
+    next = fields.String(allow_none=True)
+
+
+class PluginRuleSchema(Out):
+    id = fields.String(required=True)
+    severity = fields.String(required=True)
+    summary = fields.String(required=True)
+    source = fields.String(required=True)
+
+
+class PluginSchema(Out):
+    name = fields.String(required=True)
+    version = fields.String(required=True)
+    hooks = fields.List(fields.String(), required=True)
+    partners = fields.List(fields.String(), required=True)
+    rules = fields.List(fields.Nested(PluginRuleSchema), required=True)
+    vocabulary = fields.Dict(keys=fields.String(), values=fields.List(fields.String()),
+                             required=True)
+
+
+class WherePartnerSchema(Out):
+    partner = fields.String(required=True)
+    kinds = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
+
+
+class WhereSchema(Out):
+    country = fields.String(required=True)
+    partners = fields.List(fields.Nested(WherePartnerSchema), required=True)
+
+
+class ActivitySchema(Out):
+    theme = fields.String()
+    mechanism = fields.String()
+    actions = fields.Integer(required=True)
+    first_occurred = fields.String(required=True)
+    last_occurred = fields.String(required=True)
+
+
+class SummarySchema(Out):
+    partners = fields.Integer(required=True)
+    agreements = fields.Integer(required=True)
+    actions = fields.Integer(required=True)
+    actions_by_status = fields.Dict(keys=fields.String(), values=fields.Integer(),
+                                    required=True)
+    actions_by_confirmation = fields.Dict(keys=fields.String(), values=fields.Integer(),
+                                          required=True)
+    events = fields.Integer(required=True)
+    last_position = fields.Integer(required=True)
+
+
+class ImportReportSchema(Out):
+    recorded = fields.Integer(required=True)
+    receipts = fields.List(fields.Nested(ReceiptSchema), required=True)
+
+
+# -- query arguments ---------------------------------------------------------------------
+
+
+class ReadArgs(Schema):
+    """Every projection read: as of a past global position (transaction time), and wait
+    until the read models have caught up with a position the caller wrote."""
+
+    as_of = fields.Integer(validate=validate.Range(min=0), metadata={
+        "description": "answer as the registry stood at this global position"})
+    min_position = fields.Integer(validate=validate.Range(min=0), metadata={
+        "description": "wait briefly until the read models include this position"})
+
+
+class PageArgs(ReadArgs):
+    limit = fields.Integer(load_default=100, validate=validate.Range(1, 500))
+    cursor = fields.String(validate=validate.Length(max=500))
+
+
+class ActionArgs(PageArgs):
+    partner = fields.String(validate=validate.Length(max=100))
+    counterpart = fields.String(validate=validate.Length(max=100))
+    country = fields.String(validate=validate.Length(max=10))
+    kind = fields.String(validate=validate.Length(max=100))
+    theme = fields.String(validate=validate.Length(max=100))
+    mechanism = fields.String(validate=validate.Length(max=100))
+    agreement = fields.String(validate=validate.Length(max=100))
+    occurred_from = fields.Date()
+    occurred_to = fields.Date()
+    include_retracted = fields.Boolean(load_default=True)
+
+
+class ComplianceArgs(ReadArgs):
+    on = fields.Date(metadata={"description": "judge as of this date (default: today)"})
+
+
+class WhereArgs(ReadArgs):
+    country = fields.String(validate=validate.Length(equal=2))
+
+
+class FlagArgs(PageArgs):
+    rule = fields.String(validate=validate.Length(max=200))
+
+
+class EventArgs(Schema):
+    after = fields.Integer(load_default=0, validate=validate.Range(min=0))
+    limit = fields.Integer(load_default=100, validate=validate.Range(1, 1000))
+
+
+class AgreementArgs(ReadArgs):
+    partner = fields.String(validate=validate.Length(max=100))
