@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import hashlib
+import http
 import logging
 from typing import Any
 
 from flask import Flask, Response, g, request
 from flask_smorest import Api
+from flask_smorest.utils import prepare_response
 
 from api import errors, metrics
 from api.auth import TokenStore
 from api.context import Context
+from api.schemas import ProblemSchema
 from api.worker import ProjectionWorker
 from registry.bootstrap import open_registry
 from registry.plugins import Selection
@@ -43,10 +46,25 @@ DEFAULTS: dict[str, Any] = {
 
 
 class RegistryApi(Api):
-    """flask-smorest, answering errors as problem+json."""
+    """flask-smorest, answering and documenting errors as problem+json."""
+
+    ERROR_SCHEMA = ProblemSchema
 
     def handle_http_exception(self, error: Any) -> Response:
         return errors.http_problem(error)
+
+    def _register_responses(self) -> None:
+        """Every error response, documented as the problem+json the API sends."""
+        for status in http.HTTPStatus:
+            response: dict[str, Any] = {"description": status.phrase}
+            if not (100 <= status < 200) and status not in (204, 304):
+                response["schema"] = self.ERROR_SCHEMA
+            prepare_response(response, self.spec, errors.PROBLEM)
+            self.spec.components.response(status.name, response, lazy=True)
+        response = {"description": "An error (RFC 9457 problem details)",
+                    "schema": self.ERROR_SCHEMA}
+        prepare_response(response, self.spec, errors.PROBLEM)
+        self.spec.components.response("DEFAULT_ERROR", response, lazy=True)
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:

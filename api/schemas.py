@@ -216,6 +216,25 @@ class SummarySchema(Out):
     last_position = fields.Integer(required=True)
 
 
+class ProblemErrorSchema(Out):
+    field = fields.String(required=True)
+    rule = fields.String(required=True)
+    message = fields.String(required=True)
+
+
+class ProblemSchema(Out):
+    """RFC 9457 problem details, as every error of this API is answered."""
+
+    type = fields.String(required=True)
+    title = fields.String(required=True)
+    status = fields.Integer(required=True)
+    detail = fields.String(required=True)
+    errors = fields.List(fields.Nested(ProblemErrorSchema))
+    findings = fields.List(fields.Nested(FindingSchema))
+    plugin = fields.String()
+    hook = fields.String()
+
+
 class ImportReportSchema(Out):
     recorded = fields.Integer(required=True)
     receipts = fields.List(fields.Nested(ReceiptSchema), required=True)
