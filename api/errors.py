@@ -108,6 +108,11 @@ def register(app: Flask) -> None:
                        "the registry's database did not answer; retry shortly",
                        {"Retry-After": "2"})
 
+    @app.errorhandler(RecursionError)
+    def too_deep(error: RecursionError) -> Response:
+        return problem(400, "malformed-request", "Malformed request",
+                       "the JSON body is nested too deeply to read")
+
     @app.errorhandler(Exception)
     def unexpected(error: Exception) -> Response:
         if isinstance(error, HTTPException):

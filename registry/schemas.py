@@ -291,7 +291,11 @@ def problems_from(error: ValidationError, prefix: str = "") -> list[Problem]:
 def _flatten(messages: Any, path: str) -> Any:
     if isinstance(messages, dict):
         for key, value in messages.items():
-            sub = f"{path}[{key}]" if isinstance(key, int) else f"{path}.{key}" if path else key
+            if key == "_schema":  # marshmallow's name for the whole object
+                sub = path or "body"
+            else:
+                sub = f"{path}[{key}]" if isinstance(key, int) else f"{path}.{key}" if path \
+                    else key
             yield from _flatten(value, sub)
     elif isinstance(messages, list) and messages and all(isinstance(m, str) for m in messages):
         for message in messages:
