@@ -101,10 +101,16 @@ class Queries:
             params.append(where.occurred_to.isoformat())
         if not where.include_retracted:
             clauses.append("v.status <> 'retracted'")
+        return self._action_page(clauses, params, limit, cursor)
+
+    def _action_page(self, clauses: list[str], params: list[Any], limit: int,
+                     cursor: str | None) -> Page:
+        """Actions matching every clause, in occurred order, resuming after `cursor`."""
         if cursor:
             start, action_id = decode_cursor(cursor)
-            clauses.append("(v.occurred_start > ? OR (v.occurred_start = ? AND v.action_id > ?))")
-            params += [start, start, action_id]
+            clauses = [*clauses,
+                       "(v.occurred_start > ? OR (v.occurred_start = ? AND v.action_id > ?))"]
+            params = [*params, start, start, action_id]
         rows = self.sql.all(
             f"SELECT * FROM {self.sql.table('action_versions')} v WHERE "
             + " AND ".join(clauses) + " ORDER BY v.occurred_start, v.action_id LIMIT ?",
@@ -205,15 +211,7 @@ class Queries:
                        "t.tag = 'flag' AND t.action_id = v.action_id AND "
                        f"t.version = v.version {flag})")
         args += [rule] if rule else []
-        if cursor:
-            start, action_id = decode_cursor(cursor)
-            clauses.append("(v.occurred_start > ? OR (v.occurred_start = ? AND v.action_id > ?))")
-            args += [start, start, action_id]
-        rows = self.sql.all(
-            f"SELECT * FROM {self.sql.table('action_versions')} v WHERE "
-            + " AND ".join(clauses) + " ORDER BY v.occurred_start, v.action_id LIMIT ?",
-            [*args, limit + 1])
-        return _page([_action(r) for r in rows], limit)
+        return self._action_page(clauses, args, limit, cursor)
 
     def summary(self) -> dict[str, Any]:
         counts = self.counts()
