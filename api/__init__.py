@@ -93,8 +93,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
 
 def _authenticate() -> Response | None:
-    if request.path in PUBLIC or request.path.startswith("/docs"):
-        return None
+    if request.path in PUBLIC or request.path.startswith("/docs") or request.method == "OPTIONS":
+        return None  # OPTIONS: a CORS preflight carries no credentials and reveals nothing
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     who = None

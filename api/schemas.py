@@ -243,14 +243,20 @@ class ImportReportSchema(Out):
 # -- query arguments ---------------------------------------------------------------------
 
 
-class ReadArgs(Schema):
+POSITION = validate.Range(min=0, max=2**62)  # global positions fit a signed 64-bit integer
+
+
+class WaitArgs(Schema):
+    min_position = fields.Integer(validate=POSITION, metadata={
+        "description": "wait briefly until the read models include this position"})
+
+
+class ReadArgs(WaitArgs):
     """Every projection read: as of a past global position (transaction time), and wait
     until the read models have caught up with a position the caller wrote."""
 
-    as_of = fields.Integer(validate=validate.Range(min=0), metadata={
+    as_of = fields.Integer(validate=POSITION, metadata={
         "description": "answer as the registry stood at this global position"})
-    min_position = fields.Integer(validate=validate.Range(min=0), metadata={
-        "description": "wait briefly until the read models include this position"})
 
 
 class PageArgs(ReadArgs):
@@ -271,7 +277,7 @@ class ActionArgs(PageArgs):
     include_retracted = fields.Boolean(load_default=True)
 
 
-class ComplianceArgs(ReadArgs):
+class ComplianceArgs(WaitArgs):
     on = fields.Date(metadata={"description": "judge as of this date (default: today)"})
 
 
@@ -284,7 +290,7 @@ class FlagArgs(PageArgs):
 
 
 class EventArgs(Schema):
-    after = fields.Integer(load_default=0, validate=validate.Range(min=0))
+    after = fields.Integer(load_default=0, validate=POSITION)
     limit = fields.Integer(load_default=100, validate=validate.Range(1, 1000))
 
 

@@ -98,6 +98,9 @@ class EventTable:
                            "WHERE originator_id = ? AND originator_version = ?", (key, version))
         return row["position"] if row else None
 
-    def count(self) -> int:
-        row = self.sql.one(f"SELECT COUNT(*) AS n FROM {self.sql.table(self.name)}")
+    def count(self, until: int | None = None) -> int:
+        """How many events are stored (up to a position)."""
+        where, params = ("", ()) if until is None else (f" WHERE {self.position} <= ?", (until,))
+        row = self.sql.one(f"SELECT COUNT(*) AS n FROM {self.sql.table(self.name)}{where}",
+                           params)
         return int(row["n"]) if row else 0

@@ -10,6 +10,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from api.context import (
+    allow,
     ctx,
     execute,
     execute_update,
@@ -57,6 +58,7 @@ class Actions(MethodView):
                                                 limit=args["limit"], cursor=args.get("cursor"))
         return page(result, "actions.Actions")
 
+    @allow("partner")
     @blp.arguments(ActionBody)
     @blp.response(201, ReceiptSchema)
     def post(self, body: dict[str, Any]) -> Any:
@@ -88,30 +90,33 @@ def _own(action_id: UUID, what: str) -> None:
 
 @blp.route("/<uuid:action_id>/amendments")
 class Amendments(MethodView):
+    @allow("partner")
     @blp.arguments(AmendmentBody)
     @blp.response(201, ReceiptSchema)
     def post(self, body: dict[str, Any], action_id: UUID) -> Any:
         """Correct an action you reported (If-Match: the version you correct)."""
-        version = expected_version()
         _own(action_id, "amend")
+        version = expected_version()
         return execute_update(AmendActionSchema.to_command(
             {**body, "action_id": action_id, "expected_version": version}))
 
 
 @blp.route("/<uuid:action_id>/retraction")
 class Retraction(MethodView):
+    @allow("partner")
     @blp.arguments(RetractionBody)
     @blp.response(201, ReceiptSchema)
     def post(self, body: dict[str, Any], action_id: UUID) -> Any:
         """Retract an action you reported, with a reason (If-Match: its version)."""
-        version = expected_version()
         _own(action_id, "retract")
+        version = expected_version()
         return execute_update(RetractActionSchema.to_command(
             {**body, "action_id": action_id, "expected_version": version}))
 
 
 @blp.route("/<uuid:action_id>/acknowledgement")
 class Acknowledgement(MethodView):
+    @allow("partner")
     @blp.arguments(AcknowledgementBody)
     @blp.response(201, ReceiptSchema)
     def post(self, body: dict[str, Any], action_id: UUID) -> Any:
@@ -123,6 +128,7 @@ class Acknowledgement(MethodView):
 
 @blp.route("/<uuid:action_id>/dispute")
 class Dispute(MethodView):
+    @allow("partner")
     @blp.arguments(DisputeBody)
     @blp.response(201, ReceiptSchema)
     def post(self, body: dict[str, Any], action_id: UUID) -> Any:

@@ -7,7 +7,7 @@ from typing import Any
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from api.context import ctx, execute, execute_update, expected_version, read_args, require
+from api.context import allow, ctx, execute, execute_update, expected_version, read_args, require
 from api.errors import Forbidden
 from api.resources.common import versioned
 from api.schemas import (
@@ -46,6 +46,7 @@ class Agreements(MethodView):
         return ctx().services.queries.agreements(partner=args.get("partner"),
                                                  as_of=read_args(args))
 
+    @allow("admin", "partner")
     @blp.arguments(AgreementBody)
     @blp.response(201, ReceiptSchema)
     def post(self, body: dict[str, Any]) -> Any:
@@ -66,13 +67,14 @@ class AgreementById(MethodView):
 
 @blp.route("/<reference>/revisions")
 class Revisions(MethodView):
+    @allow("admin", "partner")
     @blp.arguments(RevisionBody)
     @blp.response(201, ReceiptSchema)
     def post(self, body: dict[str, Any], reference: str) -> Any:
         """Revise an agreement's text (If-Match: the version it revises)."""
-        version = expected_version()
         current = ctx().services.app.agreement(reference)
         _may_act_for(current.parties, "revise this agreement")
+        version = expected_version()
         command = ReviseAgreementSchema.to_command(
             {**body, "agreement": reference, "expected_version": version})
         return execute_update(command)

@@ -9,7 +9,7 @@ from flask import request, url_for
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from api.context import ctx, require
+from api.context import allow, ctx, require
 from api.schemas import EventArgs, EventPageSchema, ImportReportSchema
 from registry.commands import ReportAction
 from registry.domain import Problem, ValidationFailed
@@ -22,11 +22,11 @@ CHUNK = 500
 
 @blp.route("/events")
 class Events(MethodView):
+    @allow("auditor")
     @blp.arguments(EventArgs, location="query")
     @blp.response(200, EventPageSchema)
     def get(self, args: dict[str, Any]) -> Any:
         """Every stored event in global order, after a position (auditors)."""
-        require("auditor")
         recorder = ctx().services.app.recorder
         rows = recorder.select_notifications(start=args["after"] + 1, limit=args["limit"] + 1)
         items = [event_record(n) for n in rows[:args["limit"]]]
@@ -41,6 +41,7 @@ class Events(MethodView):
 
 @blp.route("/imports")
 class Imports(MethodView):
+    @allow("partner", "admin")
     @blp.response(201, ImportReportSchema)
     @blp.doc(requestBody={"required": True, "content": {"application/x-ndjson": {
         "schema": {"type": "string", "description": "one command per line (JSON)"}}}})
@@ -85,7 +86,8 @@ def _command(number: int, text: str, who: Any) -> Any:
     except ValueError as error:
         raise ValidationFailed([Problem(f"line {number}", "import.json",
                                         f"line {number} is not JSON ({error})")]) from None
-    if who.role == "partner" and isinstance(data, dict):
+    if (who.role == "partner" and isinstance(data, dict)
+            and data.get("command", "report_action") == "report_action"):
         data.setdefault("reporting_partner", who.partner)
     try:
         command = load_command(data)

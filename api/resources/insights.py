@@ -69,8 +69,9 @@ class Summary(MethodView):
     @blp.response(200, SummarySchema)
     def get(self, args: dict[str, Any]) -> Any:
         """Counts of partners, agreements and actions, by status and confirmation."""
-        read_args(args)
+        as_of = read_args(args)
         services = ctx().services
         head = services.app.recorder.max_notification_id() or 0
-        return {**services.queries.summary(), "events": services.app.event_table.count(),
-                "last_position": head}
+        last = head if as_of is None else min(as_of, head)
+        return {**services.queries.summary(as_of=as_of),
+                "events": services.app.event_table.count(until=last), "last_position": last}

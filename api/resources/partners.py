@@ -7,7 +7,7 @@ from typing import Any
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from api.context import ctx, execute, read_args, require
+from api.context import allow, ctx, execute, read_args
 from api.resources.common import page, versioned
 from api.schemas import ActionPageSchema, PageArgs, PartnerSchema, ReadArgs, ReceiptSchema
 from registry.projections import ActionFilter
@@ -26,11 +26,11 @@ class Partners(MethodView):
         """Every registered partner."""
         return ctx().services.queries.partners(as_of=read_args(args))
 
+    @allow("admin")
     @blp.arguments(PartnerBody)
     @blp.response(201, ReceiptSchema)
     def post(self, body: dict[str, Any]) -> Any:
         """Register a partner (admins)."""
-        require("admin")
         return execute(RegisterPartnerSchema.to_command(body))
 
 

@@ -167,8 +167,11 @@ class Action(Aggregate):
     def confirmation(self) -> str:
         return confirmation(self.facts.counterparts, self.responses)
 
-    def _check_respondent(self, partner: str) -> None:
+    def _check_respondent(self, partner: str, response: str, text: str) -> None:
         self._check_live()
+        if self.responses.get(partner) == {"response": response, "text": text}:
+            raise invalid("partner", "action.response-unchanged",
+                          f"{partner} has already {response} this action in these words")
         if partner == self.facts.reporting_partner:
             raise invalid("partner", "action.respond-own",
                           f"{partner} reported this action; another partner named in it "
@@ -180,7 +183,7 @@ class Action(Aggregate):
 
     def acknowledge(self, partner: str, note: str, recorded_by: str,
                     evaluation: dict[str, Any]) -> None:
-        self._check_respondent(partner)
+        self._check_respondent(partner, "acknowledged", note)
         self._acknowledged(partner, note, recorded_by, evaluation)
 
     @event("Acknowledged")
@@ -190,7 +193,7 @@ class Action(Aggregate):
 
     def dispute(self, partner: str, reason: str, recorded_by: str,
                 evaluation: dict[str, Any]) -> None:
-        self._check_respondent(partner)
+        self._check_respondent(partner, "disputed", reason)
         self._disputed(partner, reason, recorded_by, evaluation)
 
     @event("Disputed")

@@ -25,10 +25,11 @@ class Period:
         if self.end < self.start:
             found.append(Problem(f"{field_name}.end", "period.end-before-start",
                                  f"ends {self.end} before it starts {self.start}"))
-        if self.start > today:
-            found.append(Problem(f"{field_name}.start", "period.in-future",
-                                 f"{self.start} is after today ({today}); report actions "
-                                 "once they have happened"))
+        if self.end > today:
+            side = "start" if self.start > today else "end"
+            found.append(Problem(f"{field_name}.{side}", "period.in-future",
+                                 f"{getattr(self, side)} is after today ({today}); report "
+                                 "actions once they have happened"))
         return found
 
     def as_dict(self) -> dict[str, str]:

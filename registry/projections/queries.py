@@ -46,12 +46,14 @@ def encode_cursor(*values: Any) -> str:
 
 
 def decode_cursor(cursor: str) -> list[Any]:
+    """A cursor is what `encode_cursor` made: a list of two strings (a date and an id)."""
     padded = cursor + "=" * (-len(cursor) % 4)
     try:
         values = json.loads(base64.urlsafe_b64decode(padded))
     except ValueError:
         values = None
-    if not isinstance(values, list):
+    if not (isinstance(values, list) and len(values) == 2
+            and all(isinstance(v, str) for v in values)):
         from registry.domain import invalid
 
         raise invalid("cursor", "query.cursor", "not a cursor this registry issued")
@@ -213,12 +215,13 @@ class Queries:
         args += [rule] if rule else []
         return self._action_page(clauses, args, limit, cursor)
 
-    def summary(self) -> dict[str, Any]:
-        counts = self.counts()
+    def summary(self, *, as_of: int | None = None) -> dict[str, Any]:
+        counts = self.counts(as_of=as_of)
+        clause, params = _as_of("v", as_of)
         rows = self.sql.all(
             f"SELECT status, confirmation, COUNT(*) AS n FROM "
-            f"{self.sql.table('action_versions')} WHERE valid_to IS NULL "
-            "GROUP BY status, confirmation")
+            f"{self.sql.table('action_versions')} v WHERE {clause} "
+            "GROUP BY status, confirmation", params)
         by_status: dict[str, int] = {}
         by_confirmation: dict[str, int] = {}
         for row in rows:
@@ -260,12 +263,13 @@ class Queries:
         return {"agreement": reference, "as_of": on.isoformat(), "summary": summary,
                 "obligations": obligations}
 
-    def counts(self) -> dict[str, int]:
+    def counts(self, *, as_of: int | None = None) -> dict[str, int]:
         out = {}
+        clause, params = _as_of("v", as_of)
         for name, table in (("partners", "partner_versions"), ("agreements", "agreement_versions"),
                             ("actions", "action_versions")):
-            row = self.sql.one(f"SELECT COUNT(*) AS n FROM {self.sql.table(table)} "
-                               "WHERE valid_to IS NULL")
+            row = self.sql.one(f"SELECT COUNT(*) AS n FROM {self.sql.table(table)} v "
+                               f"WHERE {clause}", params)
             out[name] = int(row["n"]) if row else 0
         return out
 

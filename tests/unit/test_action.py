@@ -137,3 +137,20 @@ def test_only_other_partners_named_may_respond(partner, rule):
     with pytest.raises(ValidationFailed) as caught:
         new_action().acknowledge(partner, "", f"partner:{partner}", {})
     assert caught.value.problems[0].rule == rule
+
+
+def test_an_action_still_going_on_has_not_yet_occurred():
+    ongoing = facts(occurred_on=Period(date(2026, 10, 1), date(2026, 12, 31)))
+    found = action_problems(ongoing, partners=PARTNERS, vocabulary=CORE_VOCABULARY,
+                            find_agreement=lambda ref: None, today=TODAY)
+    assert [(p.field, p.rule) for p in found] == [("occurred_on.end", "period.in-future")]
+
+
+def test_the_same_response_twice_records_nothing_new():
+    action = new_action()
+    action.acknowledge("osce-odihr", "confirmed", "partner:osce-odihr", {})
+    with pytest.raises(ValidationFailed) as caught:
+        action.acknowledge("osce-odihr", "confirmed", "partner:osce-odihr", {})
+    assert caught.value.problems[0].rule == "action.response-unchanged"
+    action.dispute("osce-odihr", "on reflection, no", "partner:osce-odihr", {})
+    assert action.confirmation == "disputed"
