@@ -73,7 +73,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.config.update(config or {})
     services = open_registry(app.config["COOPREG_DB"],
                              plugins=app.config["COOPREG_PLUGINS"] or Selection.from_env())
-    worker = ProjectionWorker(services.follower)
+    worker = ProjectionWorker(services.follower, services.database)
     app.extensions["coopreg"] = Context(services, TokenStore(services.queries.sql), worker)
     if app.config["COOPREG_FOLLOW"]:
         services.follower.catch_up()

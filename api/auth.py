@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -30,9 +31,13 @@ class Principal:
         return f"partner:{self.partner}" if self.role == "partner" else f"{self.role}:{self.label}"
 
 
+CACHE_SECONDS = 5.0  # how long another process may still accept a token revoked elsewhere
+
+
 class TokenStore:
     def __init__(self, sql: Sql) -> None:
         self.sql = sql
+        self._cache: dict[str, tuple[Principal, float]] = {}
         self.table = sql.table("api_tokens")
         with sql.transaction() as cursor:
             cursor.execute(f"CREATE TABLE IF NOT EXISTS {self.table} ("
@@ -55,6 +60,19 @@ class TokenStore:
         return f"{PREFIX}_{token_id}_{secret}"
 
     def authenticate(self, token: str) -> Principal | None:
+        """The principal of a live token, looked up at most every CACHE_SECONDS."""
+        key = _digest(token)
+        cached = self._cache.get(key)
+        if cached and cached[1] > time.monotonic():
+            return cached[0]
+        principal = self._look_up(token)
+        if principal is not None:
+            if len(self._cache) > 10_000:
+                self._cache.clear()
+            self._cache[key] = (principal, time.monotonic() + CACHE_SECONDS)
+        return principal
+
+    def _look_up(self, token: str) -> Principal | None:
         parts = token.split("_", 2)
         if len(parts) != 3 or parts[0] != PREFIX:
             return None
@@ -73,7 +91,8 @@ class TokenStore:
             if live:
                 self.sql.execute(cursor, f"UPDATE {self.table} SET revoked_at = ? "
                                  "WHERE token_id = ?", (_now(), token_id))
-            return bool(live)
+        self._cache.clear()
+        return bool(live)
 
     def list(self) -> list[dict[str, Any]]:
         return self.sql.all(f"SELECT token_id, role, partner, label, created_at, revoked_at "

@@ -1,21 +1,85 @@
-"""Keeps the read models current in an API process: a thread that follows the log, woken
-at once after a local write, and a wait that gives readers their own writes."""
+"""Keeps the read models current in an API process. Of all the processes serving one
+store, only the holder of the follower lease follows the log (so gunicorn workers do not
+race each other for the same batches); the others stand by and take over if it dies.
+Readers wait for their own writes with `wait_for`."""
 
 from __future__ import annotations
 
+import fcntl
 import logging
+import os
 import threading
 import time
+from typing import Any
 
+from registry.config import Database
 from registry.projections import Follower
 
 log = logging.getLogger("coopreg.worker")
 
 
+class Lease:
+    """At most one holder per store: an exclusive lock on a file beside a SQLite database,
+    or a PostgreSQL advisory lock held on a connection of its own. An in-memory database
+    belongs to one process, which always holds its lease."""
+
+    def __init__(self, database: Database) -> None:
+        self.database = database
+        self._held: Any = None
+
+    def acquire(self) -> bool:
+        if self._held is not None:
+            return self._alive()
+        env = self.database.env
+        if self.database.is_postgres:
+            self._held = self._postgres(env)
+        elif "mode=memory" in env["SQLITE_DBNAME"]:
+            self._held = True
+        else:
+            self._held = self._lock_file(env["SQLITE_DBNAME"] + ".follower.lock")
+        return self._held is not None
+
+    def _alive(self) -> bool:
+        if self.database.is_postgres:
+            try:
+                self._held.execute("SELECT 1")
+            except Exception:  # the connection (and so the lock) is gone: stand down
+                self._held = None
+                return False
+        return True
+
+    @staticmethod
+    def _lock_file(path: str) -> Any:
+        handle = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(handle)
+            return None
+        return handle
+
+    @staticmethod
+    def _postgres(env: dict[str, str]) -> Any:
+        import psycopg
+
+        connection = psycopg.connect(
+            dbname=env["POSTGRES_DBNAME"], host=env["POSTGRES_HOST"],
+            port=env["POSTGRES_PORT"], user=env["POSTGRES_USER"],
+            password=env["POSTGRES_PASSWORD"] or None, autocommit=True, connect_timeout=5)
+        key = f"coopreg-follower:{env.get('POSTGRES_SCHEMA', 'public')}"
+        row = connection.execute("SELECT pg_try_advisory_lock(hashtext(%s))", (key,)).fetchone()
+        if row and row[0]:
+            return connection
+        connection.close()
+        return None
+
+
 class ProjectionWorker:
-    def __init__(self, follower: Follower, interval: float = 0.25) -> None:
+    def __init__(self, follower: Follower, database: Database, interval: float = 0.02,
+                 standby: float = 1.0) -> None:
         self.follower = follower
-        self.interval = interval
+        self.lease = Lease(database)
+        self.interval, self.standby = interval, standby
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="coopreg-projections",
@@ -35,11 +99,13 @@ class ProjectionWorker:
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
-                self.follower.catch_up()
-            except Exception:  # keep following: a failed batch is retried on the next turn
+                leading = self.lease.acquire()
+                if leading:
+                    self.follower.catch_up()
+            except Exception:  # keep going: a failed batch is retried on the next turn
                 log.exception("projection batch failed; retrying")
-                time.sleep(self.interval)
-            self._wake.wait(self.interval)
+                leading = False
+            self._wake.wait(self.interval if leading else self.standby)
             self._wake.clear()
 
     def position(self) -> int:

@@ -49,7 +49,7 @@ FILTERS = ("partner", "counterpart", "country", "kind", "theme", "mechanism", "a
 
 @blp.route("")
 class Actions(MethodView):
-    @blp.arguments(ActionArgs, location="query")
+    @blp.arguments(ActionArgs(), location="query")
     @blp.response(200, ActionPageSchema)
     def get(self, args: dict[str, Any]) -> Any:
         """Actions, filtered, in the order they occurred; `as_of` for a past state."""
@@ -59,7 +59,7 @@ class Actions(MethodView):
         return page(result, "actions.Actions")
 
     @allow("partner")
-    @blp.arguments(ActionBody)
+    @blp.arguments(ActionBody())
     @blp.response(201, ReceiptSchema)
     def post(self, body: dict[str, Any]) -> Any:
         """Report an action, as the partner the token belongs to."""
@@ -71,7 +71,7 @@ class Actions(MethodView):
 
 @blp.route("/<uuid:action_id>")
 class ActionById(MethodView):
-    @blp.arguments(ReadArgs, location="query")
+    @blp.arguments(ReadArgs(), location="query")
     @blp.response(200, ActionDetailSchema)
     def get(self, args: dict[str, Any], action_id: UUID) -> Any:
         """One action with its full history; its ETag is its version."""
@@ -91,7 +91,7 @@ def _own(action_id: UUID, what: str) -> None:
 @blp.route("/<uuid:action_id>/amendments")
 class Amendments(MethodView):
     @allow("partner")
-    @blp.arguments(AmendmentBody)
+    @blp.arguments(AmendmentBody())
     @blp.response(201, ReceiptSchema)
     def post(self, body: dict[str, Any], action_id: UUID) -> Any:
         """Correct an action you reported (If-Match: the version you correct)."""
@@ -104,7 +104,7 @@ class Amendments(MethodView):
 @blp.route("/<uuid:action_id>/retraction")
 class Retraction(MethodView):
     @allow("partner")
-    @blp.arguments(RetractionBody)
+    @blp.arguments(RetractionBody())
     @blp.response(201, ReceiptSchema)
     def post(self, body: dict[str, Any], action_id: UUID) -> Any:
         """Retract an action you reported, with a reason (If-Match: its version)."""
@@ -117,7 +117,7 @@ class Retraction(MethodView):
 @blp.route("/<uuid:action_id>/acknowledgement")
 class Acknowledgement(MethodView):
     @allow("partner")
-    @blp.arguments(AcknowledgementBody)
+    @blp.arguments(AcknowledgementBody())
     @blp.response(201, ReceiptSchema)
     def post(self, body: dict[str, Any], action_id: UUID) -> Any:
         """Confirm an action that names your organization."""
@@ -129,7 +129,7 @@ class Acknowledgement(MethodView):
 @blp.route("/<uuid:action_id>/dispute")
 class Dispute(MethodView):
     @allow("partner")
-    @blp.arguments(DisputeBody)
+    @blp.arguments(DisputeBody())
     @blp.response(201, ReceiptSchema)
     def post(self, body: dict[str, Any], action_id: UUID) -> Any:
         """Dispute an action that names your organization, with a reason."""

@@ -39,7 +39,7 @@ def _may_act_for(parties: list[str], what: str) -> None:
 
 @blp.route("")
 class Agreements(MethodView):
-    @blp.arguments(AgreementArgs, location="query")
+    @blp.arguments(AgreementArgs(), location="query")
     @blp.response(200, AgreementSchema(many=True))
     def get(self, args: dict[str, Any]) -> Any:
         """Every agreement (or a partner's), with its parties and current commitments."""
@@ -47,7 +47,7 @@ class Agreements(MethodView):
                                                  as_of=read_args(args))
 
     @allow("admin", "partner")
-    @blp.arguments(AgreementBody)
+    @blp.arguments(AgreementBody())
     @blp.response(201, ReceiptSchema)
     def post(self, body: dict[str, Any]) -> Any:
         """Register an agreement (admins, or a partner that is a party)."""
@@ -57,7 +57,7 @@ class Agreements(MethodView):
 
 @blp.route("/<reference>")
 class AgreementById(MethodView):
-    @blp.arguments(ReadArgs, location="query")
+    @blp.arguments(ReadArgs(), location="query")
     @blp.response(200, AgreementDetailSchema)
     def get(self, args: dict[str, Any], reference: str) -> Any:
         """One agreement, its current text version and its full history."""
@@ -68,7 +68,7 @@ class AgreementById(MethodView):
 @blp.route("/<reference>/revisions")
 class Revisions(MethodView):
     @allow("admin", "partner")
-    @blp.arguments(RevisionBody)
+    @blp.arguments(RevisionBody())
     @blp.response(201, ReceiptSchema)
     def post(self, body: dict[str, Any], reference: str) -> Any:
         """Revise an agreement's text (If-Match: the version it revises)."""
@@ -82,7 +82,7 @@ class Revisions(MethodView):
 
 @blp.route("/<reference>/compliance")
 class Compliance(MethodView):
-    @blp.arguments(ComplianceArgs, location="query")
+    @blp.arguments(ComplianceArgs(), location="query")
     @blp.response(200, ComplianceSchema)
     def get(self, args: dict[str, Any], reference: str) -> Any:
         """Each obligation: met (with evidence), due, overdue or not applicable on a date."""

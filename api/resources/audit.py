@@ -23,7 +23,7 @@ CHUNK = 500
 @blp.route("/events")
 class Events(MethodView):
     @allow("auditor")
-    @blp.arguments(EventArgs, location="query")
+    @blp.arguments(EventArgs(), location="query")
     @blp.response(200, EventPageSchema)
     def get(self, args: dict[str, Any]) -> Any:
         """Every stored event in global order, after a position (auditors)."""

@@ -26,7 +26,7 @@ blp = Blueprint("insights", __name__, url_prefix="/v1/insights",
 
 @blp.route("/where")
 class Where(MethodView):
-    @blp.arguments(WhereArgs, location="query")
+    @blp.arguments(WhereArgs(), location="query")
     @blp.response(200, WhereSchema(many=True))
     def get(self, args: dict[str, Any]) -> Any:
         """Per country, each partner involved and how many actions of each kind."""
@@ -36,7 +36,7 @@ class Where(MethodView):
 
 @blp.route("/themes")
 class Themes(MethodView):
-    @blp.arguments(ReadArgs, location="query")
+    @blp.arguments(ReadArgs(), location="query")
     @blp.response(200, ActivitySchema(many=True))
     def get(self, args: dict[str, Any]) -> Any:
         """Actions per theme."""
@@ -45,7 +45,7 @@ class Themes(MethodView):
 
 @blp.route("/mechanisms")
 class Mechanisms(MethodView):
-    @blp.arguments(ReadArgs, location="query")
+    @blp.arguments(ReadArgs(), location="query")
     @blp.response(200, ActivitySchema(many=True))
     def get(self, args: dict[str, Any]) -> Any:
         """Actions per mechanism (UPR, treaty bodies, CoE bodies...)."""
@@ -54,7 +54,7 @@ class Mechanisms(MethodView):
 
 @blp.route("/flags")
 class Flags(MethodView):
-    @blp.arguments(FlagArgs, location="query")
+    @blp.arguments(FlagArgs(), location="query")
     @blp.response(200, ActionPageSchema)
     def get(self, args: dict[str, Any]) -> Any:
         """Actions a plugin related to others, e.g. possible duplication."""
@@ -65,7 +65,7 @@ class Flags(MethodView):
 
 @blp.route("/summary")
 class Summary(MethodView):
-    @blp.arguments(ReadArgs, location="query")
+    @blp.arguments(ReadArgs(), location="query")
     @blp.response(200, SummarySchema)
     def get(self, args: dict[str, Any]) -> Any:
         """Counts of partners, agreements and actions, by status and confirmation."""

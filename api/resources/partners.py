@@ -20,14 +20,14 @@ PartnerBody = body_schema(RegisterPartnerSchema, name="PartnerBody")
 
 @blp.route("")
 class Partners(MethodView):
-    @blp.arguments(ReadArgs, location="query")
+    @blp.arguments(ReadArgs(), location="query")
     @blp.response(200, PartnerSchema(many=True))
     def get(self, args: dict[str, Any]) -> Any:
         """Every registered partner."""
         return ctx().services.queries.partners(as_of=read_args(args))
 
     @allow("admin")
-    @blp.arguments(PartnerBody)
+    @blp.arguments(PartnerBody())
     @blp.response(201, ReceiptSchema)
     def post(self, body: dict[str, Any]) -> Any:
         """Register a partner (admins)."""
@@ -36,7 +36,7 @@ class Partners(MethodView):
 
 @blp.route("/<partner_id>")
 class PartnerById(MethodView):
-    @blp.arguments(ReadArgs, location="query")
+    @blp.arguments(ReadArgs(), location="query")
     @blp.response(200, PartnerSchema)
     def get(self, args: dict[str, Any], partner_id: str) -> Any:
         """One partner."""
@@ -46,7 +46,7 @@ class PartnerById(MethodView):
 
 @blp.route("/<partner_id>/timeline")
 class Timeline(MethodView):
-    @blp.arguments(PageArgs, location="query")
+    @blp.arguments(PageArgs(), location="query")
     @blp.response(200, ActionPageSchema)
     def get(self, args: dict[str, Any], partner_id: str) -> Any:
         """The actions a partner took part in, in the order they occurred."""

@@ -37,6 +37,9 @@ class ComplianceProjection(ReadModel):
         "compliance_actions": """
             action_id TEXT NOT NULL, kind TEXT NOT NULL, live INTEGER NOT NULL,
             facts TEXT NOT NULL, PRIMARY KEY (action_id)""",
+        "compliance_generation": """
+            name TEXT NOT NULL, generation BIGINT NOT NULL, unused TEXT,
+            PRIMARY KEY (name)""",
         "compliance_evidence": """
             reference TEXT NOT NULL, commitment TEXT NOT NULL, period TEXT NOT NULL,
             action_id TEXT NOT NULL, occurred_start TEXT NOT NULL, occurred_end TEXT NOT NULL,
@@ -53,9 +56,28 @@ class ComplianceProjection(ReadModel):
     def __init__(self, view: Any, rules: Any = None) -> None:
         super().__init__(view, rules)
         self._by_kind: dict[str, list[Obligation]] | None = None  # cache of obligations
+        self._cached_generation = -1
+        self._checked = False  # the generation is checked once per batch
 
     def batch_ended(self) -> None:
-        self._by_kind = None  # another process may change agreements between batches
+        self._checked = False
+
+    def reset(self) -> None:
+        super().reset()
+        self._by_kind = None
+
+    def _generation(self) -> int:
+        """Bumped whenever obligations are derived, in whichever process: the cache of
+        obligations by kind stays valid until it moves."""
+        row = self.model.execute(f"SELECT generation FROM {self.t('compliance_generation')} "
+                                 "WHERE name = 'obligations'").fetchone()
+        return int(row["generation"]) if row else 0
+
+    def _bump_generation(self) -> None:
+        self.model.execute(
+            f"INSERT INTO {self.t('compliance_generation')} VALUES ('obligations', 1, NULL) "
+            "ON CONFLICT (name) DO UPDATE SET generation = "
+            f"{self.t('compliance_generation')}.generation + 1")
 
     @singledispatchmethod
     def apply(self, domain_event: Any, tracking: Tracking) -> None:
@@ -123,7 +145,8 @@ class ComplianceProjection(ReadModel):
             self._match(row["action_id"], facts, obligations)
         for version, day in revisions:  # a recorded revision fulfils the review
             self._revision_evidence(reference, version, date.fromisoformat(day), obligations)
-        self._by_kind = None
+        self._bump_generation()
+        self._by_kind, self._checked = None, True
 
     def _revision_evidence(self, reference: str, version: int, day: date,
                            obligations: list[Obligation]) -> None:
@@ -176,8 +199,12 @@ class ComplianceProjection(ReadModel):
             self.model.execute(f"DELETE FROM {self.t(table)} WHERE action_id = ?", (key,))
 
     def _candidates(self, facts: ActionFacts) -> list[Obligation]:
+        if not self._checked:
+            if self._generation() != self._cached_generation:
+                self._by_kind = None
+            self._checked = True
         if self._by_kind is None:
-            self._by_kind = {}
+            self._by_kind, self._cached_generation = {}, self._generation()
             self.flush()
             for row in self.model.execute(
                     f"SELECT obligation FROM {self.t('compliance_obligations')}").fetchall():

@@ -134,3 +134,27 @@ def test_compliance_is_rebuilt_identically_from_the_log(registry):
 
 def test_an_unknown_agreement_has_no_compliance(registry):
     assert registry.queries.compliance("nope", on=date(2020, 1, 1)) is None
+
+
+def test_obligations_derived_by_another_process_are_seen(tmp_path):
+    """Each process caches obligations by kind; another process deriving new ones (a new
+    commitment) must invalidate that cache, or new actions would miss them."""
+    from registry.bootstrap import open_registry
+    from registry.testing import TODAY
+
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    first = registry_with(url=url)
+    first.app.execute(load_command(PROGRAMME), by="admin:test")
+    work_plan(first, "2008-03-01")  # builds first's cache
+    second = open_registry(url, today=lambda: TODAY)
+    second.app.execute(load_command({
+        "command": "add_commitment", "agreement": "desa-ohchr-2007",
+        "commitment": {"id": "visits", "text": "Visit each other", "responsible": ["ohchr"],
+                       "cadence": "once", "fulfilled_by": ["consultation"]}}), by="admin:test")
+    second.follower.catch_up()  # the new obligations are derived in the second process
+    record(first, reporting_partner="ohchr", partners=["ohchr", "un-desa"],
+           kind="consultation", occurred_on="2008-05-01", countries=["CH"], mechanisms=[],
+           themes=[])
+    assert status(first, "2009-01-01", "visits") == [("once", "met")]
+    first.close()
+    second.close()
