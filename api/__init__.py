@@ -110,8 +110,8 @@ def _authenticate() -> Response | None:
 
 
 def _check_body() -> Response | None:
-    if request.method not in ("POST", "PUT", "PATCH"):
-        return None
+    if request.method not in ("POST", "PUT", "PATCH") or request.routing_exception:
+        return None  # a wrong method or path answers 405/404 first
     wanted = NDJSON if request.path == "/v1/imports" else "application/json"
     if request.path == "/v1/imports":
         request.max_content_length = _app_config("COOPREG_MAX_IMPORT_BYTES")

@@ -39,7 +39,10 @@ class TokenStore:
         self.sql = sql
         self._cache: dict[str, tuple[Principal, float]] = {}
         self.table = sql.table("api_tokens")
+        if sql.has_tables(["api_tokens"]):
+            return
         with sql.transaction() as cursor:
+            sql.lock_ddl(cursor)
             cursor.execute(f"CREATE TABLE IF NOT EXISTS {self.table} ("
                            "token_id TEXT PRIMARY KEY, secret_sha256 TEXT NOT NULL, "
                            "role TEXT NOT NULL, partner TEXT, label TEXT NOT NULL, "

@@ -240,6 +240,19 @@ class ImportReportSchema(Out):
     receipts = fields.List(fields.Nested(ReceiptSchema), required=True)
 
 
+# -- request headers (documented; read by api.context) -------------------------------------
+
+IDEMPOTENCY_KEY = {"in": "header", "name": "Idempotency-Key", "required": False,
+                   "schema": {"type": "string", "maxLength": 200},
+                   "description": "a retry with the same key and body answers the first "
+                                  "answer and records nothing new"}
+IF_MATCH = {"in": "header", "name": "If-Match", "required": True,
+            "schema": {"type": "string", "pattern": '^(W/)?"?[0-9]+"?$'},
+            "description": "the version this update is based on (the resource's ETag)"}
+WRITE = {"parameters": [IDEMPOTENCY_KEY]}
+UPDATE = {"parameters": [IF_MATCH, IDEMPOTENCY_KEY]}
+
+
 # -- query arguments ---------------------------------------------------------------------
 
 

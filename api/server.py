@@ -38,4 +38,5 @@ def serve(db: str, host: str, port: int, workers: int, threads: int) -> None:
     Server({"bind": f"{host}:{port}", "workers": workers, "threads": threads,
             "worker_class": "gthread" if threads > 1 else "sync", "timeout": 60,
             "graceful_timeout": 10, "accesslog": "-", "child_exit": child_exit,
+            "control_socket_disable": True,  # one shared ~/.gunicorn socket otherwise
             "access_log_format": '%(h)s "%(r)s" %(s)s %(b)s %(M)sms'}).run()

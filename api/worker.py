@@ -12,6 +12,8 @@ import threading
 import time
 from typing import Any
 
+from eventsourcing.persistence import OperationalError
+
 from registry.config import Database
 from registry.projections import Follower
 
@@ -102,6 +104,9 @@ class ProjectionWorker:
                 leading = self.lease.acquire()
                 if leading:
                     self.follower.catch_up()
+            except OperationalError as error:  # e.g. SQLite busy: the batch rolled back
+                log.warning("projection batch deferred: %s", error)
+                leading = False
             except Exception:  # keep going: a failed batch is retried on the next turn
                 log.exception("projection batch failed; retrying")
                 leading = False

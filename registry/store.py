@@ -63,6 +63,21 @@ class Sql:
         if rows:
             cursor.executemany(self.q(statement), rows)
 
+    def has_tables(self, names: list[str]) -> bool:
+        if self.postgres:
+            rows = self.all("SELECT table_name FROM information_schema.tables "
+                            "WHERE table_schema = ?", (self.schema,))
+            found = {r["table_name"] for r in rows}
+        else:
+            found = {r["name"] for r in self.all(
+                "SELECT name FROM sqlite_master WHERE type = 'table'")}
+        return set(names) <= found
+
+    def lock_ddl(self, cursor: Any) -> None:
+        """Serialize schema changes between processes (PostgreSQL; SQLite locks the file)."""
+        if self.postgres:
+            cursor.execute("SELECT pg_advisory_xact_lock(hashtext('coopreg-ddl'))")
+
     def all(self, statement: str, params: Any = ()) -> list[dict[str, Any]]:
         with self.transaction(commit=False) as cursor:
             self.execute(cursor, statement, params)

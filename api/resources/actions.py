@@ -21,7 +21,15 @@ from api.context import (
 )
 from api.errors import Forbidden
 from api.resources.common import page, versioned
-from api.schemas import ActionArgs, ActionDetailSchema, ActionPageSchema, ReadArgs, ReceiptSchema
+from api.schemas import (
+    UPDATE,
+    WRITE,
+    ActionArgs,
+    ActionDetailSchema,
+    ActionPageSchema,
+    ReadArgs,
+    ReceiptSchema,
+)
 from registry.projections import ActionFilter
 from registry.schemas import (
     AcknowledgeActionSchema,
@@ -61,6 +69,7 @@ class Actions(MethodView):
     @allow("partner")
     @blp.arguments(ActionBody())
     @blp.response(201, ReceiptSchema)
+    @blp.doc(**WRITE)
     def post(self, body: dict[str, Any]) -> Any:
         """Report an action, as the partner the token belongs to."""
         who = require("partner")
@@ -93,6 +102,7 @@ class Amendments(MethodView):
     @allow("partner")
     @blp.arguments(AmendmentBody())
     @blp.response(201, ReceiptSchema)
+    @blp.doc(**UPDATE)
     def post(self, body: dict[str, Any], action_id: UUID) -> Any:
         """Correct an action you reported (If-Match: the version you correct)."""
         _own(action_id, "amend")
@@ -106,6 +116,7 @@ class Retraction(MethodView):
     @allow("partner")
     @blp.arguments(RetractionBody())
     @blp.response(201, ReceiptSchema)
+    @blp.doc(**UPDATE)
     def post(self, body: dict[str, Any], action_id: UUID) -> Any:
         """Retract an action you reported, with a reason (If-Match: its version)."""
         _own(action_id, "retract")
@@ -119,6 +130,7 @@ class Acknowledgement(MethodView):
     @allow("partner")
     @blp.arguments(AcknowledgementBody())
     @blp.response(201, ReceiptSchema)
+    @blp.doc(**WRITE)
     def post(self, body: dict[str, Any], action_id: UUID) -> Any:
         """Confirm an action that names your organization."""
         who = require("partner")
@@ -131,6 +143,7 @@ class Dispute(MethodView):
     @allow("partner")
     @blp.arguments(DisputeBody())
     @blp.response(201, ReceiptSchema)
+    @blp.doc(**WRITE)
     def post(self, body: dict[str, Any], action_id: UUID) -> Any:
         """Dispute an action that names your organization, with a reason."""
         who = require("partner")

@@ -11,6 +11,8 @@ from api.context import allow, ctx, execute, execute_update, expected_version, r
 from api.errors import Forbidden
 from api.resources.common import versioned
 from api.schemas import (
+    UPDATE,
+    WRITE,
     AgreementArgs,
     AgreementDetailSchema,
     AgreementSchema,
@@ -49,6 +51,7 @@ class Agreements(MethodView):
     @allow("admin", "partner")
     @blp.arguments(AgreementBody())
     @blp.response(201, ReceiptSchema)
+    @blp.doc(**WRITE)
     def post(self, body: dict[str, Any]) -> Any:
         """Register an agreement (admins, or a partner that is a party)."""
         _may_act_for(body["parties"], "register this agreement")
@@ -70,6 +73,7 @@ class Revisions(MethodView):
     @allow("admin", "partner")
     @blp.arguments(RevisionBody())
     @blp.response(201, ReceiptSchema)
+    @blp.doc(**UPDATE)
     def post(self, body: dict[str, Any], reference: str) -> Any:
         """Revise an agreement's text (If-Match: the version it revises)."""
         current = ctx().services.app.agreement(reference)

@@ -10,7 +10,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from api.context import allow, ctx, require
-from api.schemas import EventArgs, EventPageSchema, ImportReportSchema
+from api.schemas import WRITE, EventArgs, EventPageSchema, ImportReportSchema
 from registry.commands import ReportAction
 from registry.domain import Problem, ValidationFailed
 from registry.io import event_record
@@ -45,6 +45,7 @@ class Imports(MethodView):
     @blp.response(201, ImportReportSchema)
     @blp.doc(requestBody={"required": True, "content": {"application/x-ndjson": {
         "schema": {"type": "string", "description": "one command per line (JSON)"}}}})
+    @blp.doc(**WRITE)
     def post(self) -> Any:
         """Import commands as NDJSON, recorded in atomic chunks of 500 lines. A partner
         imports its own actions; an admin any command. A bad line fails its chunk (and

@@ -9,7 +9,14 @@ from flask_smorest import Blueprint
 
 from api.context import allow, ctx, execute, read_args
 from api.resources.common import page, versioned
-from api.schemas import ActionPageSchema, PageArgs, PartnerSchema, ReadArgs, ReceiptSchema
+from api.schemas import (
+    WRITE,
+    ActionPageSchema,
+    PageArgs,
+    PartnerSchema,
+    ReadArgs,
+    ReceiptSchema,
+)
 from registry.projections import ActionFilter
 from registry.schemas import RegisterPartnerSchema, body_schema
 
@@ -29,6 +36,7 @@ class Partners(MethodView):
     @allow("admin")
     @blp.arguments(PartnerBody())
     @blp.response(201, ReceiptSchema)
+    @blp.doc(**WRITE)
     def post(self, body: dict[str, Any]) -> Any:
         """Register a partner (admins)."""
         return execute(RegisterPartnerSchema.to_command(body))

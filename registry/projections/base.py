@@ -137,7 +137,13 @@ class ReadModel(Projection[TrackingRecorder]):
         return self.sql.table(name)
 
     def create_tables(self) -> None:
+        """Create what is missing. A process opening an existing store runs no DDL (on
+        PostgreSQL even CREATE ... IF NOT EXISTS takes locks that can deadlock with another
+        process's projection batch); creation itself is serialized by an advisory lock."""
+        if self.sql.has_tables(list(self.tables)):
+            return
         with self.sql.transaction() as cursor:
+            self.sql.lock_ddl(cursor)
             for name, columns in self.tables.items():
                 cursor.execute(f"CREATE TABLE IF NOT EXISTS {self.t(name)} ({columns})")
             for index in self.indexes:

@@ -300,7 +300,8 @@ def _version(row: dict[str, Any]) -> dict[str, Any]:
 
 def _agreement(row: dict[str, Any]) -> dict[str, Any]:
     data = json.loads(row["data"])
-    return {**data, "id": row["reference"], "version": row["version"],
+    return {**data, "id": row["reference"], "agreement_id": row["agreement_id"],
+            "version": row["version"],
             "findings": json.loads(row["findings"]), "recorded_at": row["recorded_at"],
             "position": row["valid_from"]}
 

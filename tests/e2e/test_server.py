@@ -1,0 +1,345 @@
+"""The HTTP API as partners and auditors meet it: the real `coopreg serve` (gunicorn, two
+worker processes) in a subprocess, on SQLite and on PostgreSQL, driven over HTTP.
+
+One server per store serves the whole module; the tests run in order and build on each
+other (an action posted, then read, amended, acknowledged, audited), as a person would."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import PG_DSN
+
+ROOT = Path(__file__).resolve().parents[2]
+STARTUP_SECONDS = 20
+AGREEMENT = "ohchr-odihr-2014"
+COMMITMENT = "assist-implementation-of-recommendations"
+
+
+def coopreg(db: str, *args: str) -> str:
+    result = subprocess.run([sys.executable, "-m", "registry", "--db", db, *args], cwd=ROOT,
+                            capture_output=True, text=True, timeout=120)
+    if result.returncode != 0:
+        raise AssertionError(f"coopreg {' '.join(args)} failed: {result.stderr}")
+    return result.stdout
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class Answer:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+    @property
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+    @property
+    def content_type(self) -> str:
+        return self.headers.get("content-type", "").partition(";")[0].strip()
+
+
+@dataclass
+class Server:
+    base: str
+    tokens: dict[str, str]
+    process: subprocess.Popen
+    log: Path
+    state: dict[str, Any] = field(default_factory=dict)  # what earlier tests recorded
+
+    def call(self, method: str, path: str, as_: str | None = None, body: Any = None,
+             headers: dict[str, str] | None = None) -> Answer:
+        sent = dict(headers or {})
+        if as_:
+            sent["Authorization"] = f"Bearer {self.tokens[as_]}"
+        data = None
+        if body is not None:
+            data = json.dumps(body).encode()
+            sent.setdefault("Content-Type", "application/json")
+        request = urllib.request.Request(self.base + path, data=data, method=method,
+                                         headers=sent)
+        try:
+            with urllib.request.urlopen(request, timeout=15) as response:
+                return Answer(response.status, _lower(response.headers), response.read())
+        except urllib.error.HTTPError as error:
+            return Answer(error.code, _lower(error.headers), error.read())
+
+    def need(self, key: str) -> Any:
+        if key not in self.state:
+            pytest.skip(f"an earlier test did not record {key!r}")
+        return self.state[key]
+
+
+def _lower(headers: Any) -> dict[str, str]:
+    return {k.lower(): v for k, v in headers.items()}
+
+
+def wait_healthy(base: str, process: subprocess.Popen, log: Path) -> None:
+    deadline = time.monotonic() + STARTUP_SECONDS
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"the server exited with {process.returncode}:\n"
+                                 f"{log.read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(base + "/healthz", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, OSError):
+            pass
+        time.sleep(0.2)
+    raise AssertionError(f"/healthz did not answer within {STARTUP_SECONDS} s:\n"
+                         f"{log.read_text()[-3000:]}")
+
+
+def stop(process: subprocess.Popen) -> None:
+    """SIGTERM to gunicorn's arbiter (it stops its workers), then kill the process group."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=15)
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.pid, signal.SIGKILL)  # any worker left behind
+    if process.poll() is None:
+        process.wait(timeout=5)
+
+
+@pytest.fixture(scope="module")
+def module_postgres_url(postgres_reason: str | None) -> Iterator[str]:
+    """Like conftest's `postgres_url` (same server, same skip/fail rule), but a schema
+    that lives as long as the module's server: `postgres_url` is function-scoped."""
+    if postgres_reason:
+        if os.environ.get("COOPREG_REQUIRE_POSTGRES") == "1":
+            pytest.fail(f"COOPREG_REQUIRE_POSTGRES=1 but {postgres_reason}")
+        pytest.skip(postgres_reason)
+    import psycopg
+
+    schema = f"coopreg_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(PG_DSN, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    try:
+        yield f"{PG_DSN}?schema={schema}"
+    finally:
+        with psycopg.connect(PG_DSN, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+@pytest.fixture(scope="module", params=[
+    "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def server(request: pytest.FixtureRequest, tmp_path_factory) -> Iterator[Server]:
+    folder = tmp_path_factory.mktemp(f"serve-{request.param}")
+    if request.param == "sqlite":
+        db = f"sqlite:///{folder / 'registry.db'}"
+    else:
+        db = request.getfixturevalue("module_postgres_url")
+    assert "4 partners, 2 agreements" in coopreg(db, "demo")
+    tokens = {
+        "odihr": coopreg(db, "token", "issue", "--role", "partner", "--partner",
+                         "osce-odihr").strip(),
+        "ohchr": coopreg(db, "token", "issue", "--role", "partner", "--partner",
+                         "ohchr").strip(),
+        "auditor": coopreg(db, "token", "issue", "--role", "auditor").strip(),
+    }
+    port = free_port()
+    log = folder / "server.log"
+    metrics_dir = folder / "prometheus"  # only the workers' metric files may be there
+    metrics_dir.mkdir()
+    # gunicorn's control socket goes to $XDG_RUNTIME_DIR (else one shared ~/.gunicorn)
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
+           "XDG_RUNTIME_DIR": str(folder)}
+    env.pop("COOPREG_DB", None)
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "registry", "--db", db, "serve", "--host", "127.0.0.1",
+             "--port", str(port), "--workers", "2"],
+            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        wait_healthy(base, process, log)
+        yield Server(base, tokens, process, log)
+    finally:
+        stop(process)
+
+
+ACTION = {"partners": ["osce-odihr", "ohchr"], "kind": "joint_activity",
+          "occurred_on": {"start": "2025-03-10", "end": "2025-03-12"}, "countries": ["AL"],
+          "themes": ["human-rights"], "mechanisms": ["upr"], "agreement": AGREEMENT,
+          "commitment": COMMITMENT, "venue": "Tirana",
+          "summary": "Joint workshop with the authorities on UPR follow-up (e2e)"}
+
+
+def test_healthz_needs_no_token_and_the_api_needs_one(server):
+    assert server.call("GET", "/healthz").json == {"status": "ok"}
+    refused = server.call("GET", "/v1/actions")
+    assert refused.status == 401
+    assert refused.content_type == "application/problem+json"
+    assert refused.headers["www-authenticate"].startswith("Bearer")
+
+
+def test_a_partner_posts_an_action(server):
+    answer = server.call("POST", "/v1/actions", "odihr", ACTION)
+    assert answer.status == 201, answer.body
+    receipt = answer.json
+    assert receipt["aggregate"] == "action" and receipt["version"] == 1
+    assert receipt["position"] > 0
+    uuid.UUID(receipt["id"])
+    server.state["receipt"] = receipt
+
+
+def test_the_action_reads_back_at_once_with_min_position(server):
+    receipt = server.need("receipt")
+    # several reads: with two workers some land on the process that did not write
+    for _ in range(4):
+        answer = server.call("GET", f"/v1/actions/{receipt['id']}?min_position="
+                                    f"{receipt['position']}", "ohchr")
+        assert answer.status == 200, answer.body
+        action = answer.json
+        assert answer.headers["etag"] == '"1"'
+        assert action["id"] == receipt["id"] and action["version"] == 1
+        assert action["reporting_partner"] == "osce-odihr"
+        assert action["recorded_by"] == "partner:osce-odihr"
+        assert action["confirmation"] == "claimed"
+        assert action["occurred_on"] == {"start": "2025-03-10", "end": "2025-03-12"}
+        assert [v["version"] for v in action["history"]] == [1]
+
+
+def test_a_position_not_yet_recorded_is_refused(server):
+    answer = server.call("GET", "/v1/actions?min_position=999999999", "odihr")
+    assert answer.status == 422
+    assert answer.content_type == "application/problem+json"
+    assert answer.json["errors"][0]["field"] == "min_position"
+
+
+def test_the_reporter_amends_with_if_match(server):
+    receipt = server.need("receipt")
+    missing = server.call("POST", f"/v1/actions/{receipt['id']}/amendments", "odihr",
+                          {"changes": {"venue": "Tirana, Albania"}, "reason": "precise venue"})
+    assert missing.status == 428
+    answer = server.call("POST", f"/v1/actions/{receipt['id']}/amendments", "odihr",
+                         {"changes": {"venue": "Tirana, Albania"}, "reason": "precise venue"},
+                         headers={"If-Match": '"1"'})
+    assert answer.status == 201, answer.body
+    assert answer.json["version"] == 2 and answer.json["position"] > receipt["position"]
+    server.state["amended"] = answer.json
+    read = server.call("GET", f"/v1/actions/{receipt['id']}?min_position="
+                              f"{answer.json['position']}", "odihr")
+    assert read.json["venue"] == "Tirana, Albania" and read.headers["etag"] == '"2"'
+    assert read.json["history"][-1]["reason"] == "precise venue"
+
+
+def test_a_stale_if_match_is_refused_and_records_nothing(server):
+    receipt = server.need("receipt")
+    server.need("amended")
+    answer = server.call("POST", f"/v1/actions/{receipt['id']}/amendments", "odihr",
+                         {"changes": {"venue": "Durrës"}, "reason": "based on version 1"},
+                         headers={"If-Match": '"1"'})
+    assert answer.status == 412, answer.body
+    assert answer.content_type == "application/problem+json"
+    assert answer.json["type"].endswith("/precondition-failed")
+    read = server.call("GET", f"/v1/actions/{receipt['id']}", "odihr")
+    assert read.json["version"] == 2 and read.json["venue"] == "Tirana, Albania"
+
+
+def test_only_the_reporter_amends(server):
+    receipt = server.need("receipt")
+    answer = server.call("POST", f"/v1/actions/{receipt['id']}/amendments", "ohchr",
+                         {"changes": {"venue": "Geneva"}, "reason": "not mine"},
+                         headers={"If-Match": '"2"'})
+    assert answer.status == 403 and answer.content_type == "application/problem+json"
+
+
+def test_the_other_partner_named_acknowledges(server):
+    receipt = server.need("receipt")
+    answer = server.call("POST", f"/v1/actions/{receipt['id']}/acknowledgement", "ohchr",
+                         {"note": "confirmed by the Europe section"})
+    assert answer.status == 201, answer.body
+    server.state["acknowledged"] = answer.json
+    read = server.call("GET", f"/v1/actions/{receipt['id']}?min_position="
+                              f"{answer.json['position']}", "odihr")
+    action = read.json
+    assert action["confirmation"] == "acknowledged"
+    assert action["responses"]["ohchr"]["response"] == "acknowledged"
+
+
+def test_listing_with_filters(server):
+    receipt = server.need("receipt")
+    last = server.need("acknowledged")["position"]
+    query = (f"country=AL&partner=osce-odihr&counterpart=ohchr&kind=joint_activity"
+             f"&theme=human-rights&mechanism=upr&agreement={AGREEMENT}"
+             f"&occurred_from=2025-01-01&occurred_to=2025-12-31&min_position={last}")
+    answer = server.call("GET", f"/v1/actions?{query}", "ohchr")
+    assert answer.status == 200, answer.body
+    ids = [item["id"] for item in answer.json["items"]]
+    assert receipt["id"] in ids
+    assert all("AL" in item["countries"] for item in answer.json["items"])
+    other = server.call("GET", "/v1/actions?country=AL&occurred_to=2000-01-01", "ohchr")
+    assert receipt["id"] not in [item["id"] for item in other.json["items"]]
+    paged = server.call("GET", "/v1/actions?limit=2", "ohchr")
+    assert len(paged.json["items"]) == 2 and paged.json["next"]
+    assert 'rel="next"' in paged.headers["link"]
+    following = server.call("GET", paged.json["next"], "ohchr")
+    assert following.status == 200
+    assert not {i["id"] for i in following.json["items"]} & {
+        i["id"] for i in paged.json["items"]}
+
+
+def test_compliance_counts_the_action_as_evidence(server):
+    receipt = server.need("receipt")
+    answer = server.call("GET", f"/v1/agreements/{AGREEMENT}/compliance?on=2025-12-31",
+                         "odihr")
+    assert answer.status == 200, answer.body
+    report = answer.json
+    assert report["agreement"] == AGREEMENT and report["as_of"] == "2025-12-31"
+    assert sum(report["summary"].values()) == len(report["obligations"]) > 0
+    evidence = {e for o in report["obligations"] for e in o["evidence"]}
+    assert receipt["id"] in evidence
+    missing = server.call("GET", "/v1/agreements/no-such-agreement/compliance", "odihr")
+    assert missing.status == 404 and missing.content_type == "application/problem+json"
+
+
+def test_the_auditor_reads_the_actions_events(server):
+    receipt = server.need("receipt")
+    last = server.need("acknowledged")
+    answer = server.call("GET", f"/v1/events?after={receipt['position'] - 1}&limit=1000",
+                         "auditor")
+    assert answer.status == 200, answer.body
+    mine = [e for e in answer.json["items"] if e["originator_id"] == receipt["id"]]
+    assert [e["originator_version"] for e in mine] == [1, 2, 3]
+    assert mine[0]["position"] == receipt["position"]
+    assert mine[-1]["position"] == last["position"]
+    assert all(json.loads(e["state"]) for e in mine)
+    assert server.call("GET", "/v1/events", "odihr").status == 403
+
+
+def test_metrics_show_the_requests(server):
+    server.need("receipt")
+    answer = server.call("GET", "/metrics", "auditor")
+    assert answer.status == 200
+    assert answer.content_type == "text/plain"
+    text = answer.body.decode()
+    posted = [line for line in text.splitlines() if line.startswith(
+        "coopreg_http_requests_total{") and 'route="/v1/actions"' in line
+        and 'method="POST"' in line and 'status="201"' in line]
+    assert posted and float(posted[0].rsplit(" ", 1)[1]) >= 1, text[:2000]
+    assert "coopreg_events_recorded " in text
