@@ -37,22 +37,21 @@ from datetime import UTC, date, datetime, timedelta
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any, Protocol
-from uuid import UUID
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # `python bench/core.py` puts bench/, not the root, on the path
     sys.path.insert(0, str(ROOT))
 
-import psycopg  # noqa: E402
-from eventsourcing.application import Application  # noqa: E402
-from eventsourcing.domain import Aggregate, event  # noqa: E402
-from psycopg import sql  # noqa: E402
+import psycopg
+from baseline import RawAction, RawApp
+from eventsourcing.application import Application
+from psycopg import sql
 
-from registry.application import Registry  # noqa: E402
-from registry.bootstrap import Services, open_registry  # noqa: E402
-from registry.commands import Command, ReportAction  # noqa: E402
-from registry.config import parse_database  # noqa: E402
-from registry.schemas import load_command  # noqa: E402
+from registry.application import Registry
+from registry.bootstrap import Services, open_registry
+from registry.commands import Command, ReportAction
+from registry.config import parse_database
+from registry.schemas import load_command
 
 BY = "partner:ohchr"
 PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
@@ -129,19 +128,6 @@ def chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
 
 
 # -- the raw eventsourcing baseline -----------------------------------------------------
-
-
-class RawAction(Aggregate):
-    """The equivalent aggregate: the same event payload as `registry.domain.Action`."""
-
-    @event("Reported")
-    def __init__(self, facts: dict[str, Any], recorded_by: str,
-                 evaluation: dict[str, Any]) -> None:
-        self.facts = facts
-
-
-class RawApp(Application[UUID]):
-    name = "RawBaseline"
 
 
 # -- stores ---------------------------------------------------------------------------

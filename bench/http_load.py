@@ -20,7 +20,7 @@ own) for D seconds or N requests, whichever comes first, against
 Figures are read as ratios against the baseline measured in the same run. Then the
 registry's POST path is profiled in-process (create_app + Flask test client) with cProfile.
 
-    python bench/http.py [--seconds 10] [--concurrency 8] [--workers 2] [--threads 4]
+    python bench/http_load.py [--seconds 10] [--concurrency 8] [--workers 2] [--threads 4]
                          [--db sqlite|postgres] [--repeats 2] [--quick] [--json PATH]
 """
 
@@ -29,45 +29,41 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-# `python bench/http.py` puts bench/ first on sys.path, where this file would shadow the
-# standard library's `http` package (used by http.client, werkzeug and gunicorn).
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
-if str(ROOT) not in sys.path:
+if str(ROOT) not in sys.path:  # run from a checkout: `python bench/http_load.py`
     sys.path.insert(0, str(ROOT))
 
-import argparse  # noqa: E402
-import contextlib  # noqa: E402
-import cProfile  # noqa: E402
-import io  # noqa: E402
-import json  # noqa: E402
-import math  # noqa: E402
-import multiprocessing  # noqa: E402
-import os  # noqa: E402
-import platform  # noqa: E402
-import pstats  # noqa: E402
-import random  # noqa: E402
-import re  # noqa: E402
-import signal  # noqa: E402
-import socket  # noqa: E402
-import subprocess  # noqa: E402
-import tempfile  # noqa: E402
-import threading  # noqa: E402
-import time  # noqa: E402
-from collections import Counter  # noqa: E402
-from collections.abc import Iterator, Sequence  # noqa: E402
-from dataclasses import dataclass, field  # noqa: E402
-from datetime import UTC, date, datetime, timedelta  # noqa: E402
-from http.client import HTTPConnection, HTTPException  # noqa: E402
-from importlib.metadata import version  # noqa: E402
-from typing import Any  # noqa: E402
-from uuid import UUID  # noqa: E402
+import argparse
+import contextlib
+import cProfile
+import io
+import json
+import math
+import multiprocessing
+import os
+import platform
+import pstats
+import random
+import re
+import signal
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from http.client import HTTPConnection, HTTPException
+from importlib.metadata import version
+from typing import Any
+from uuid import UUID
 
-from eventsourcing.application import Application  # noqa: E402
-from eventsourcing.domain import Aggregate, event  # noqa: E402
+from baseline import RawAction, RawApp
 
-from registry.config import parse_database  # noqa: E402
+from registry.config import parse_database
 
 HOST = "127.0.0.1"
 PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
@@ -121,19 +117,6 @@ def action_body(rng: random.Random, serial: str) -> dict[str, Any]:
 
 
 # -- the baseline: a bare Flask app over raw eventsourcing ------------------------------
-
-
-class RawAction(Aggregate):
-    """The equivalent aggregate (as bench/core.py's): `registry.domain.Action`'s payload."""
-
-    @event("Reported")
-    def __init__(self, facts: dict[str, Any], recorded_by: str,
-                 evaluation: dict[str, Any]) -> None:
-        self.facts = facts
-
-
-class RawApp(Application[UUID]):
-    name = "RawBaseline"
 
 
 class RowTable:
