@@ -115,7 +115,10 @@ def coopreg_obligations(agreement: AgreementSnapshot,
 def coopreg_is_evidence(obligation: Obligation, action: ActionFacts) -> bool | None:
     """Say whether an action fulfils an obligation.
 
-    When: as the compliance read model processes actions and new obligations.
+    When: as the compliance read model processes actions and new obligations; it asks
+    only about obligations whose period (start..end) the action's dates overlap, of the
+    action's kind and reporter among the responsible, so an obligation's period is the
+    window in which evidence can count.
     First result: None defers to the next plugin, then the core (kind among the
     commitment's `fulfilled_by`, reported by a responsible party, a counterpart involved,
     within the period, and naming no other agreement or commitment).

@@ -211,8 +211,9 @@ class ComplianceProjection(ReadModel):
                 o = Obligation.from_dict(json.loads(row["obligation"]))
                 for kind in o.fulfilled_by:
                     self._by_kind.setdefault(kind, []).append(o)
+        start, end = facts.occurred_on.start, facts.occurred_on.end
         return [o for o in self._by_kind.get(facts.kind, ())
-                if facts.reporting_partner in o.responsible]
+                if o.start <= end and o.end >= start and facts.reporting_partner in o.responsible]
 
     def _match(self, action_id: str, facts: ActionFacts, obligations: list[Obligation]) -> None:
         for o in obligations:
