@@ -88,13 +88,17 @@ class ActionById(MethodView):
         return versioned(found, f"action {action_id}")
 
 
-def _own(action_id: UUID, what: str) -> None:
-    """Only the partner that reported an action corrects it."""
+def _correct(schema: Any, body: dict[str, Any], action_id: UUID, what: str) -> Any:
+    """A correction (amendment or retraction): only by the partner that reported the
+    action, based on the version it read (If-Match)."""
     action = ctx().services.app.action(action_id)
     who = require("partner")
     if who.partner != action.facts.reporting_partner:
         raise Forbidden(f"{who.partner} did not report this action, so may not {what} it "
                         f"(reported by {action.facts.reporting_partner})")
+    version = expected_version()
+    return execute_update(schema.to_command(
+        {**body, "action_id": action_id, "expected_version": version}))
 
 
 @blp.route("/<uuid:action_id>/amendments")
@@ -105,10 +109,7 @@ class Amendments(MethodView):
     @blp.doc(**UPDATE)
     def post(self, body: dict[str, Any], action_id: UUID) -> Any:
         """Correct an action you reported (If-Match: the version you correct)."""
-        _own(action_id, "amend")
-        version = expected_version()
-        return execute_update(AmendActionSchema.to_command(
-            {**body, "action_id": action_id, "expected_version": version}))
+        return _correct(AmendActionSchema, body, action_id, "amend")
 
 
 @blp.route("/<uuid:action_id>/retraction")
@@ -119,10 +120,7 @@ class Retraction(MethodView):
     @blp.doc(**UPDATE)
     def post(self, body: dict[str, Any], action_id: UUID) -> Any:
         """Retract an action you reported, with a reason (If-Match: its version)."""
-        _own(action_id, "retract")
-        version = expected_version()
-        return execute_update(RetractActionSchema.to_command(
-            {**body, "action_id": action_id, "expected_version": version}))
+        return _correct(RetractActionSchema, body, action_id, "retract")
 
 
 @blp.route("/<uuid:action_id>/acknowledgement")
