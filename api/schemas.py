@@ -162,6 +162,9 @@ class EventSchema(Out):
     topic = fields.String(required=True)
     state = fields.String(metadata={"description": "the stored payload, UTF-8 JSON"})
     state_b64 = fields.String(metadata={"description": "the stored payload when not UTF-8"})
+    leaf_hash = fields.String(allow_none=True, metadata={
+        "description": "the event's leaf in the transparency log (RFC 6962 leaf hash, hex); "
+                       "null until the log has caught up"})
 
 
 class EventPageSchema(Out):

@@ -4,11 +4,13 @@ from registry.projections.actions import ActionsProjection
 from registry.projections.agreements import AgreementsProjection, PartnersProjection
 from registry.projections.base import ReadModel, read_model_for
 from registry.projections.compliance import ComplianceProjection
+from registry.projections.ledger import Ledger, LedgerProjection
 from registry.projections.queries import ActionFilter, Page, Queries
 from registry.projections.runner import Follower
 
 PROJECTIONS: tuple[type[ReadModel], ...] = (
-    PartnersProjection, AgreementsProjection, ActionsProjection, ComplianceProjection)
+    PartnersProjection, AgreementsProjection, ActionsProjection, ComplianceProjection,
+    LedgerProjection)
 
 __all__ = [
     "PROJECTIONS",
@@ -17,6 +19,8 @@ __all__ = [
     "AgreementsProjection",
     "ComplianceProjection",
     "Follower",
+    "Ledger",
+    "LedgerProjection",
     "Page",
     "PartnersProjection",
     "Queries",

@@ -92,6 +92,7 @@ class ReadModel(Projection[TrackingRecorder]):
 
     tables: ClassVar[dict[str, str]] = {}  # table name -> column definitions
     indexes: ClassVar[list[str]] = []
+    raw: ClassVar[bool] = False  # True: process the stored notification, not the event
 
     def __init__(self, view: SQLiteReadModel | PostgresReadModel, rules: Any = None) -> None:
         super().__init__(view)

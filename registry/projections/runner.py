@@ -65,9 +65,12 @@ class Follower:
                             continue
                         if projection.topics and notification.topic not in projection.topics:
                             continue
-                        event = event or to_domain_event(notification)
-                        projection.process_event(event, Tracking(projection.name,
-                                                                 notification.id))
+                        if projection.raw:  # it reads the stored event, bytes and all
+                            subject = notification
+                        else:
+                            subject = event = event or to_domain_event(notification)
+                        projection.process_event(subject, Tracking(projection.name,
+                                                                   notification.id))
                 last = notifications[-1].id
                 for projection in self.projections:
                     projection.flush()

@@ -37,7 +37,7 @@ def test_status_shows_events_position_and_lag(demo_db):
 
 def test_replay_equals_the_live_read_models(demo_db):
     out = coopreg("replay", db=demo_db).stdout
-    assert out.count("equal to the live read model") == 4
+    assert out.count("equal to the live read model") == 5
 
 
 def test_export_then_import_reproduces_the_registry(demo_db, tmp_path):

@@ -452,6 +452,17 @@ def test_auditors_page_through_the_event_log(api):
     assert any(t.endswith("Partner.Registered") for t in topics)
 
 
+def test_each_event_carries_its_leaf_in_the_transparency_log(api):
+    from registry.ledger.leaves import event_leaf_hash
+
+    body = api.ok("/v1/events?after=0&limit=5", "auditor")
+    for event in body["items"]:
+        expected = event_leaf_hash(event["position"], uuid.UUID(event["originator_id"]),
+                                   event["originator_version"], event["topic"],
+                                   event["state"].encode("utf-8"))
+        assert event["leaf_hash"] == expected.hex()
+
+
 def test_the_event_log_ends_without_next(api):
     head = api.position()
     body = api.ok(f"/v1/events?after={head - 2}&limit=5", "auditor")
