@@ -7,13 +7,13 @@ import http
 import logging
 from typing import Any
 
-from flask import Flask, Response, g, request
+from flask import Flask, Response, current_app, g, request
 from flask_smorest import Api
 from flask_smorest.utils import prepare_response
 
 from api import errors, metrics
 from api.auth import TokenStore
-from api.context import Context
+from api.context import Context, ctx
 from api.schemas import ProblemSchema
 from api.worker import ProjectionWorker
 from registry.bootstrap import open_registry
@@ -99,7 +99,7 @@ def _authenticate() -> Response | None:
     scheme, _, token = header.partition(" ")
     who = None
     if scheme.lower() == "bearer" and token:
-        who = _context().tokens.authenticate(token.strip())
+        who = ctx().tokens.authenticate(token.strip())
     if who is None:
         detail = ("send Authorization: Bearer <token>" if not header
                   else "the token is unknown, malformed or revoked")
@@ -114,7 +114,7 @@ def _check_body() -> Response | None:
         return None  # a wrong method or path answers 405/404 first
     wanted = NDJSON if request.path == "/v1/imports" else "application/json"
     if request.path == "/v1/imports":
-        request.max_content_length = _app_config("COOPREG_MAX_IMPORT_BYTES")
+        request.max_content_length = current_app.config["COOPREG_MAX_IMPORT_BYTES"]
     if request.mimetype != wanted:
         return errors.problem(415, "unsupported-media-type", "Unsupported media type",
                               f"send the body as {wanted}, not {request.mimetype or 'nothing'}")
@@ -128,15 +128,3 @@ def _etag(response: Response) -> Response:
     if not response.headers.get("ETag"):
         response.set_etag(hashlib.sha256(response.get_data()).hexdigest()[:32])
     return response.make_conditional(request)
-
-
-def _context() -> Context:
-    from api.context import ctx
-
-    return ctx()
-
-
-def _app_config(key: str) -> Any:
-    from flask import current_app
-
-    return current_app.config[key]

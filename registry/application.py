@@ -370,13 +370,13 @@ class Registry(Application[UUID]):
         """Partners are never removed, so a positive answer is cached for good."""
         if partner_id in self._partners:
             return True
-        found = (uow.find(Partner, partner_uuid(partner_id)) if uow else
-                 self._find(Partner, partner_uuid(partner_id)))
-        if found is not None and uow is not None and found.id in uow.aggregates:
-            return True  # registered earlier in this batch, not yet stored
-        if found is not None:
-            self._partners.add(partner_id)
-        return found is not None
+        key = partner_uuid(partner_id)
+        if uow is not None and key in uow.aggregates:
+            return True  # registered earlier in this batch: not stored, so not cached
+        if self._find(Partner, key) is None:
+            return False
+        self._partners.add(partner_id)
+        return True
 
     def partner_ids(self) -> set[str]:
         return set(self._partners)

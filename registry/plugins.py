@@ -123,10 +123,9 @@ class PluginHost:
             plugin = self.manager.get_name(error.plugin) or "?"
             raise PluginError(plugin, "(start-up)", f"{error}: a misspelt hook? the hooks "
                               f"are {', '.join(_spec_names())}") from None
-        for name, active in self.active.items():
+        for active in self.active.values():
             active.hooks = sorted(h.name for h in self.manager.get_hookcallers(
                 active.plugin) or [])
-            del name
 
     # -- calling hooks, one plugin at a time --------------------------------------------
 

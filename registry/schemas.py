@@ -4,11 +4,11 @@ domain invariants (known partners, dates, vocabularies that plugins extend) in t
 
 from __future__ import annotations
 
+import copy
 from datetime import date
 from typing import Any
 
 from marshmallow import (
-    EXCLUDE,
     RAISE,
     Schema,
     ValidationError,
@@ -274,10 +274,8 @@ def body_schema(schema: type[CommandSchema], *, exclude: tuple[str, ...] = (),
     `schema.to_command` turns into the command."""
     overrides: dict[str, Any] = {"make": post_load(lambda self, data, **_: data)}
     for field_name in optional:
-        original = schema._declared_fields[field_name]
-        clone = type(original)(*getattr(original, "_args", ()), validate=original.validate,
-                               load_default=None, allow_none=True,
-                               metadata=original.metadata)
+        clone = copy.copy(schema._declared_fields[field_name])  # same type and validators
+        clone.required, clone.load_default, clone.allow_none = False, None, True
         overrides[field_name] = clone
     overrides["Meta"] = type("Meta", (), {"exclude": exclude, "unknown": RAISE})
     return type(name or f"{schema.__name__.removesuffix('Schema')}Body", (schema,), overrides)
@@ -345,5 +343,3 @@ def load_command(data: Any) -> c.Command:
     except ValidationError as error:
         raise ValidationFailed(problems_from(error)) from None
 
-
-__all__ = ["EXCLUDE", "SCHEMAS", "load_command", "problems_from"]
