@@ -119,7 +119,8 @@ class _View:
         self._similar = similar
 
     def partner_ids(self) -> Sequence[str]:
-        return sorted(self._uow.app.partner_ids())
+        pending = {a.partner_id for a in self._uow.aggregates.values() if isinstance(a, Partner)}
+        return sorted(self._uow.app.partner_ids() | pending)
 
     def agreement(self, reference: str) -> Agreement | None:
         return self._uow.agreement(reference)
@@ -143,6 +144,7 @@ class Registry(Application[UUID]):
         self.rules: Rulebook = rules or NoRules()
         self.today = today
         self.similar_actions: Callable[[ActionFacts], Sequence[Any]] = lambda facts: ()
+        self.partner_directory: Callable[[], Iterable[str]] = lambda: ()  # the read model
         self._partners: set[str] = set()
         super().__init__(env)
         self.event_table = EventTable(self.recorder)
@@ -379,7 +381,8 @@ class Registry(Application[UUID]):
         return True
 
     def partner_ids(self) -> set[str]:
-        return set(self._partners)
+        """Every registered partner: the read model's, and any this process has met since."""
+        return set(self.partner_directory()) | self._partners
 
     def partner(self, partner_id: str) -> Partner:
         return self._get(Partner, partner_uuid(partner_id), partner_id)

@@ -45,4 +45,5 @@ def open_registry(url: str | None = None, *, rules: Rulebook | None = None,
     follower = Follower(app, projections)
     queries = Queries(projections[0].sql, rules)
     app.similar_actions = queries.similar_actions
+    app.partner_directory = lambda: [p["id"] for p in queries.partners()]
     return Services(database, app, projections, follower, queries)

@@ -179,3 +179,17 @@ def test_related_candidates_include_actions_earlier_in_the_same_batch():
         by="admin:import")
     related = [w for w in second.warnings if w["rule"] == "acme.related"]
     assert related[0]["related"] == [first.aggregate_id]
+
+
+def test_rules_see_every_registered_partner_in_a_freshly_opened_registry(tmp_path):
+    """The view's partner list comes from the store, not from what this process has met."""
+    from registry.bootstrap import open_registry
+
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    registry_with(url=url).close()  # another process registered the four partners
+    fresh = open_registry(url, rules=host_with(("acme", Everything())))
+    try:
+        fresh.follower.catch_up()
+        assert findings_of(fresh)[0].message == "4 partners"
+    finally:
+        fresh.close()
