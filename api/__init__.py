@@ -26,6 +26,7 @@ DEFAULTS: dict[str, Any] = {
     "COOPREG_DB": None,  # default: COOPREG_DB or sqlite:///registry.db
     "COOPREG_PLUGINS": None,  # a Selection; default from the environment
     "COOPREG_FOLLOW": True,  # run the projection worker in this process
+    "COOPREG_CHECKPOINT_EVERY": 1.0,  # seconds between signed checkpoints of a growing log
     "MAX_CONTENT_LENGTH": 1 << 20,  # 1 MiB for commands
     "COOPREG_MAX_IMPORT_BYTES": 32 << 20,
     "API_TITLE": "Cooperation Registry",
@@ -73,7 +74,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.config.update(config or {})
     services = open_registry(app.config["COOPREG_DB"],
                              plugins=app.config["COOPREG_PLUGINS"] or Selection.from_env())
-    worker = ProjectionWorker(services.follower, services.database)
+    worker = ProjectionWorker(services.follower, services.database,
+                              checkpoint=services.notary.sign_head,
+                              checkpoint_every=app.config["COOPREG_CHECKPOINT_EVERY"])
     app.extensions["coopreg"] = Context(services, TokenStore(services.queries.sql), worker)
     if app.config["COOPREG_FOLLOW"]:
         services.follower.catch_up()

@@ -10,6 +10,7 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from eventsourcing.persistence import OperationalError
@@ -78,10 +79,13 @@ class Lease:
 
 class ProjectionWorker:
     def __init__(self, follower: Follower, database: Database, interval: float = 0.02,
-                 standby: float = 1.0) -> None:
+                 standby: float = 1.0, checkpoint: Callable[[], Any] | None = None,
+                 checkpoint_every: float = 1.0) -> None:
         self.follower = follower
         self.lease = Lease(database)
         self.interval, self.standby = interval, standby
+        self.checkpoint, self.checkpoint_every = checkpoint, checkpoint_every
+        self._signed_at = 0.0
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="coopreg-projections",
@@ -104,6 +108,7 @@ class ProjectionWorker:
                 leading = self.lease.acquire()
                 if leading:
                     self.follower.catch_up()
+                    self._sign()
             except OperationalError as error:  # e.g. SQLite busy: the batch rolled back
                 log.warning("projection batch deferred: %s", error)
                 leading = False
@@ -112,6 +117,14 @@ class ProjectionWorker:
                 leading = False
             self._wake.wait(self.interval if leading else self.standby)
             self._wake.clear()
+
+    def _sign(self) -> None:
+        """The follower signs the grown tree, at most once per `checkpoint_every` seconds
+        (signing is cheap, but one checkpoint per write would bloat the table)."""
+        now = time.monotonic()
+        if self.checkpoint is not None and now - self._signed_at >= self.checkpoint_every:
+            self.checkpoint()
+            self._signed_at = now
 
     def position(self) -> int:
         return min(self.follower.positions().values(), default=0)

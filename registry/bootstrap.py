@@ -5,12 +5,21 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 from registry.application import Registry
 from registry.config import Database, database_url, parse_database
+from registry.ledger.notary import Notary
 from registry.plugins import PluginHost, Selection
-from registry.projections import PROJECTIONS, Follower, Queries, ReadModel, read_model_for
+from registry.projections import (
+    PROJECTIONS,
+    Follower,
+    Ledger,
+    Queries,
+    ReadModel,
+    read_model_for,
+)
 from registry.rules import Rulebook, today_utc
 
 
@@ -21,6 +30,8 @@ class Services:
     projections: list[ReadModel]
     follower: Follower
     queries: Queries
+    ledger: Ledger
+    notary: Notary
 
     def close(self) -> None:
         self.app.close()
@@ -34,9 +45,11 @@ class Services:
 
 def open_registry(url: str | None = None, *, rules: Rulebook | None = None,
                   plugins: Selection | None = None,
-                  today: Callable[[], date] = today_utc) -> Services:
+                  today: Callable[[], date] = today_utc,
+                  signing_key: Path | None = None) -> Services:
     """The registry at `url` (default: COOPREG_DB, else sqlite:///registry.db) with the
-    given rules, or else the plugins found by entry point (narrowed by `plugins`)."""
+    given rules, or else the plugins found by entry point (narrowed by `plugins`), and the
+    log's signing key at `signing_key` (default: see `registry.ledger.notary`)."""
     database = parse_database(database_url(url))
     rules = rules or PluginHost.from_entry_points(plugins)
     app = Registry(database.env, rules=rules, today=today)
@@ -46,4 +59,6 @@ def open_registry(url: str | None = None, *, rules: Rulebook | None = None,
     queries = Queries(projections[0].sql, rules)
     app.similar_actions = queries.similar_actions
     app.partner_directory = lambda: [p["id"] for p in queries.partners()]
-    return Services(database, app, projections, follower, queries)
+    ledger = Ledger(queries.sql)
+    notary = Notary.for_database(queries.sql, ledger, database, signing_key)
+    return Services(database, app, projections, follower, queries, ledger, notary)

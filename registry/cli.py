@@ -17,8 +17,10 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from registry.bootstrap import Services, open_registry
+from registry.config import database_url, parse_database
 from registry.domain import RegistryError, ValidationFailed
 from registry.io import export_events, import_events
+from registry.ledger.notary import KEY_ENV, ensure_key
 from registry.plugins import Selection
 from registry.schemas import load_command
 
@@ -73,21 +75,35 @@ def progress_bar(label: str, total: int | None) -> Iterator[Callable[[int], None
               help="load only these plugins, comma-separated [env COOPREG_PLUGINS]")
 @click.option("--disable-plugin", "disabled", multiple=True, metavar="NAME",
               help="do not load this plugin (repeatable) [env COOPREG_DISABLE_PLUGINS]")
+@click.option("--signing-key", default=None, metavar="PATH",
+              help="the log's Ed25519 signing key (default: beside a SQLite file, else "
+                   "under ~/.config/coopreg) [env COOPREG_SIGNING_KEY]")
 @click.pass_context
-def main(ctx: click.Context, db: str | None, only: str | None, disabled: tuple[str, ...]) -> None:
+def main(ctx: click.Context, db: str | None, only: str | None, disabled: tuple[str, ...],
+         signing_key: str | None) -> None:
     """Cooperation Registry: the shared, append-only record of what partner organizations
     agree and do together."""
     selection = Selection.from_env(only=only, disabled=",".join(disabled) or None)
+    if signing_key:  # through the environment, so `serve`'s worker processes see it too
+        os.environ[KEY_ENV] = str(Path(signing_key).expanduser().resolve())
     ctx.obj = {"db": db, "plugins": selection}
 
 
 @main.command()
 @click.pass_context
 def init(ctx: click.Context) -> None:
-    """Create the event store and the read models (safe to run again)."""
+    """Create the event store, the read models and the log's signing key (safe to run
+    again: an existing key is kept)."""
+    try:
+        key_path, created = ensure_key(parse_database(database_url(ctx.obj["db"])))
+    except (OSError, RegistryError) as error:
+        raise UserError(f"cannot create the signing key: {describe(error)}") from None
     with services(ctx) as s:
         click.echo(f"registry ready at {s.database.redacted()} "
                    f"({s.app.event_table.count()} events)")
+        if key_path is not None:
+            click.echo(f"signing key {key_path} ({'created' if created else 'kept'}, mode 600)")
+            click.echo(f"log public key (vkey): {s.notary.key.verifier.vkey()}")
 
 
 @main.command()
@@ -116,7 +132,9 @@ def demo(ctx: click.Context) -> None:
 @click.option("--threads", default=4, show_default=True, type=click.IntRange(1, 64))
 @click.pass_context
 def start(ctx: click.Context, host: str, port: int, workers: int, threads: int) -> None:
-    """Load the demo scenario (once), issue demo tokens, and serve the API."""
+    """Create the signing key (once), load the demo scenario (once), issue demo tokens,
+    and serve the API."""
+    ctx.invoke(init)
     ctx.invoke(demo)
     with services(ctx) as s:
         tokens = _demo_tokens(s)

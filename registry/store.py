@@ -88,6 +88,17 @@ class Sql:
         return rows[0] if rows else None
 
 
+def make_append_only(sql: Sql, name: str) -> None:
+    """Triggers that refuse UPDATE, DELETE (and TRUNCATE) on table `name`."""
+    with sql.transaction() as cursor:
+        if sql.postgres:
+            for statement in POSTGRES_APPEND_ONLY:
+                cursor.execute(statement.format(schema=f'"{sql.schema}"', table=f'"{name}"'))
+        else:
+            for statement in SQLITE_APPEND_ONLY:
+                cursor.execute(statement.format(table=name))
+
+
 class EventTable:
     """Raw access to the application's event table, for what the library does not offer."""
 
@@ -98,14 +109,7 @@ class EventTable:
         self.position = "notification_id" if self.sql.postgres else "rowid"
 
     def make_append_only(self) -> None:
-        with self.sql.transaction() as cursor:
-            if self.sql.postgres:
-                for statement in POSTGRES_APPEND_ONLY:
-                    cursor.execute(statement.format(schema=f'"{self.sql.schema}"',
-                                                    table=f'"{self.name}"'))
-            else:
-                for statement in SQLITE_APPEND_ONLY:
-                    cursor.execute(statement.format(table=self.name))
+        make_append_only(self.sql, self.name)
 
     def position_of(self, originator_id: UUID, version: int) -> int | None:
         key = originator_id if self.sql.postgres else originator_id.hex
