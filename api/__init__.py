@@ -19,7 +19,7 @@ from api.worker import ProjectionWorker
 from registry.bootstrap import open_registry
 from registry.plugins import Selection
 
-PUBLIC = {"/healthz", "/openapi.json", "/docs"}
+PUBLIC = {"/healthz", "/openapi.json", "/docs", "/v1/log/public-key"}
 NDJSON = "application/x-ndjson"
 
 DEFAULTS: dict[str, Any] = {

@@ -15,6 +15,7 @@ from registry.ledger.merkle import (
     EMPTY_ROOT,
     CompactTree,
     Hash,
+    SubtreeHashes,
     consistency_proof,
     inclusion_proof,
     node_hash,
@@ -100,18 +101,41 @@ class Ledger:
         return self.subtree(0, size) if size else EMPTY_ROOT
 
     def subtree(self, start: int, end: int) -> Hash:
-        """MTH of leaves [start, end): a stored perfect subtree, or split into them."""
-        width = end - start
-        if width == 1:
-            row = self.sql.one(f"SELECT leaf_hash FROM {self.sql.table('ledger_leaves')} "
-                               "WHERE leaf_index = ?", (start,))
-            return _hash(row, "leaf_hash", start)
-        if width & (width - 1) == 0 and start % width == 0:
-            row = self.sql.one(f"SELECT hash FROM {self.sql.table('ledger_nodes')} "
-                               "WHERE height = ? AND start = ?", (width.bit_length() - 1, start))
-            return _hash(row, "hash", start)
-        k = split(width)
-        return node_hash(self.subtree(start, start + k), self.subtree(start + k, end))
+        """MTH of leaves [start, end), from the stored perfect subtrees it splits into."""
+        return self._hashes([(start, end)])(start, end)
+
+    def _hashes(self, ranges: list[tuple[int, int]]) -> SubtreeHashes:
+        """Subtree hashes for `ranges` and any range they split into, read from the store in
+        two queries (a leaf look-up and a node look-up) rather than one per node."""
+        wanted = {node for start, end in ranges for node in perfect_subtrees(start, end)}
+        leaves = sorted(start for height, start in wanted if height == 0)
+        nodes = sorted((height, start) for height, start in wanted if height > 0)
+        found: dict[tuple[int, int], Hash] = {}
+        if leaves:
+            marks = ",".join("?" * len(leaves))
+            for row in self.sql.all(f"SELECT leaf_index, leaf_hash FROM "
+                                    f"{self.sql.table('ledger_leaves')} "
+                                    f"WHERE leaf_index IN ({marks})", leaves):
+                found[(0, int(row["leaf_index"]))] = bytes.fromhex(row["leaf_hash"])
+        if nodes:
+            marks = ",".join("(?,?)" for _ in nodes)
+            for row in self.sql.all(f"SELECT height, start, hash FROM "
+                                    f"{self.sql.table('ledger_nodes')} "
+                                    f"WHERE (height, start) IN ({marks})",
+                                    [v for node in nodes for v in node]):
+                found[(int(row["height"]), int(row["start"]))] = bytes.fromhex(row["hash"])
+
+        def mth(start: int, end: int) -> Hash:
+            width = end - start
+            if width & (width - 1) == 0 and start % width == 0:
+                node = found.get((width.bit_length() - 1, start))
+                if node is None:
+                    raise LookupError(f"the tree has no node over leaves [{start}, {end}) yet")
+                return node
+            k = split(width)
+            return node_hash(mth(start, start + k), mth(start + k, end))
+
+        return mth
 
     def leaf(self, position: int) -> tuple[int, Hash] | None:
         row = self.sql.one(f"SELECT leaf_index, leaf_hash FROM "
@@ -127,13 +151,31 @@ class Ledger:
         return {int(r["position"]): r["leaf_hash"] for r in rows}
 
     def inclusion(self, index: int, size: int) -> list[Hash]:
-        return inclusion_proof(index, size, self.subtree)
+        return inclusion_proof(index, size, self._hashes(_ranges(inclusion_proof, index, size)))
 
     def consistency(self, first: int, second: int) -> list[Hash]:
-        return consistency_proof(first, second, self.subtree)
+        return consistency_proof(first, second,
+                                 self._hashes(_ranges(consistency_proof, first, second)))
 
 
-def _hash(row: dict[str, Any] | None, column: str, start: int) -> Hash:
-    if row is None:
-        raise LookupError(f"the tree has no node at leaf {start} yet")
-    return bytes.fromhex(row[column])
+def perfect_subtrees(start: int, end: int) -> list[tuple[int, int]]:
+    """The (height, start) of the perfect subtrees that [start, end) splits into."""
+    width = end - start
+    if width <= 0:
+        return []
+    if width & (width - 1) == 0 and start % width == 0:
+        return [(width.bit_length() - 1, start)]
+    k = split(width)
+    return perfect_subtrees(start, start + k) + perfect_subtrees(start + k, end)
+
+
+def _ranges(proof: Any, a: int, b: int) -> list[tuple[int, int]]:
+    """The subtree ranges a proof asks for (a dry run with placeholder hashes)."""
+    asked: list[tuple[int, int]] = []
+
+    def record(start: int, end: int) -> Hash:
+        asked.append((start, end))
+        return EMPTY_ROOT
+
+    proof(a, b, record)
+    return asked

@@ -66,6 +66,10 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     ("GET", "/v1/insights/flags"): READ,
     ("GET", "/v1/insights/summary"): READ,
     ("GET", "/v1/events"): AUDITORS_ONLY,
+    ("GET", "/v1/log/checkpoint"): AUDITORS_ONLY,
+    ("GET", "/v1/log/proofs/inclusion"): AUDITORS_ONLY,
+    ("GET", "/v1/log/proofs/consistency"): AUDITORS_ONLY,
+    ("GET", "/v1/log/public-key"): OPEN,  # anyone may check a checkpoint
     # partners import their own actions, admins any command
     ("POST", "/v1/imports"): outcome(401, 201, 201, 403, 201),
 }
@@ -108,6 +112,10 @@ def reporter_for(role: str) -> str:
     return role if role in ("ohchr", "un-desa") else "ohchr"
 
 
+QUERIES = {"/v1/log/proofs/inclusion": "?position=1&size=2",
+           "/v1/log/proofs/consistency": "?first=1&second=2"}
+
+
 def prepare(api, method: str, rule: str, role: str) -> tuple[str, dict[str, Any]]:
     """The concrete path and request for a route: path values that exist (fresh ones for
     writes, so each case is independent) and a body valid for what the route does."""
@@ -122,7 +130,7 @@ def prepare(api, method: str, rule: str, role: str) -> tuple[str, dict[str, Any]
     for name, value in values.items():
         path = path.replace(name, value)
     if not writing:
-        return path, {}
+        return path + QUERIES.get(rule, ""), {}
     if_match = {"If-Match": '"1"'}
     requests: dict[str, dict[str, Any]] = {
         "/v1/partners": {"json": {"partner_id": unique("org"), "name": "An organization",
