@@ -5,6 +5,8 @@ domain invariants (known partners, dates, vocabularies that plugins extend) in t
 from __future__ import annotations
 
 import copy
+import re
+from collections.abc import Iterator
 from datetime import date
 from typing import Any
 
@@ -24,11 +26,17 @@ from registry.domain.errors import ValidationFailed
 from registry.domain.values import DueRule
 from registry.domain.vocabulary import AGREEMENT_KINDS, CADENCES, PARTNER_KINDS
 
-SLUG = validate.Regexp(r"^[a-z0-9]+(?:[-_][a-z0-9]+)*$",
+# \Z, not $: `$` also matches before a final newline, which let "ohchr\n" pass as a slug
+SLUG = validate.Regexp(r"^[a-z0-9]+(?:[-_][a-z0-9]+)*\Z",
                        error="must be a lower-case slug such as osce-odihr")
 TEXT = validate.Length(min=1, max=10_000)
 SHORT = validate.Length(min=1, max=300)
 PROVENANCE = validate.OneOf(["reported", "documented", "illustrative"])
+# Control characters other than tab and line breaks, and unpaired surrogates: JSON can
+# carry them ("\u0000", "\ud800") but they are not text. A lone surrogate cannot be
+# encoded to UTF-8 (the save failed with a 500), PostgreSQL refuses NUL in text, and
+# escape sequences in a public record would reach terminals through the CLI.
+NOT_TEXT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
 
 
 def words(**kwargs: Any) -> fields.List:
@@ -107,6 +115,15 @@ class CommandSchema(Strict):
     def drop_command_name(self, data: Any, **_: Any) -> Any:
         if isinstance(data, dict):
             return {k: v for k, v in data.items() if k != "command"}
+        return data
+
+    @pre_load
+    def refuse_what_is_not_text(self, data: Any, **_: Any) -> Any:
+        """Every string of the command, nested ones and keys included, is checked once
+        here, at the top, so no field can forget it."""
+        problems = {p.field: [p.message] for p in not_text(data)}
+        if problems:
+            raise ValidationError(problems)
         return data
 
     @post_load
@@ -305,8 +322,33 @@ def _flatten(messages: Any, path: str) -> Any:
         yield Problem(path or "body", "schema", str(messages))
 
 
+def not_text(value: Any, path: str = "") -> Iterator[Problem]:
+    """A problem for each string in `value` (dicts and lists walked, keys included) that
+    holds a control character or an unpaired surrogate, named by its field path."""
+    if isinstance(value, str):
+        found = NOT_TEXT.search(value)
+        if found:
+            char = ord(found.group())
+            what = ("an unpaired surrogate" if 0xD800 <= char <= 0xDFFF
+                    else "a control character")
+            yield Problem(path or "body", "schema.characters",
+                          f"contains {what} (U+{char:04X}); only text is accepted, with tab "
+                          "and line breaks")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            name = key.encode("unicode_escape").decode() if NOT_TEXT.search(key) else key
+            sub = f"{path}.{name}" if path else name
+            yield from not_text(key, sub)
+            yield from not_text(item, sub)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from not_text(item, f"{path}[{index}]")
+
+
 def _rule_of(message: str) -> str:
-    for needle, rule in (("Missing data", "schema.required"), ("Unknown field", "schema.unknown"),
+    for needle, rule in (("control character", "schema.characters"),
+                         ("unpaired surrogate", "schema.characters"),
+                         ("Missing data", "schema.required"), ("Unknown field", "schema.unknown"),
                          ("Not a valid", "schema.type"), ("Must be one of", "schema.one-of"),
                          ("Field may not be null", "schema.not-null"), ("slug", "schema.slug"),
                          ("Length", "schema.length"), ("at least", "schema.length"),
