@@ -5,22 +5,26 @@ from __future__ import annotations
 import hashlib
 import http
 import logging
+import re
 from typing import Any
 
 from flask import Flask, Response, current_app, g, request
 from flask_smorest import Api
 from flask_smorest.utils import prepare_response
 
-from api import errors, metrics
+from api import errors, metrics, ratelimit
 from api.auth import TokenStore
 from api.context import Context, ctx
 from api.schemas import ProblemSchema
 from api.worker import ProjectionWorker
 from registry.bootstrap import open_registry
+from registry.domain import Problem, ValidationFailed
 from registry.plugins import Selection
+from registry.schemas import not_text
 
 PUBLIC = {"/healthz", "/openapi.json", "/docs", "/v1/log/public-key"}
 NDJSON = "application/x-ndjson"
+IDEMPOTENCY_KEY = re.compile(r"^[\x20-\x7e]{1,255}\Z")  # an sf-string, bounded
 
 DEFAULTS: dict[str, Any] = {
     "COOPREG_DB": None,  # default: COOPREG_DB or sqlite:///registry.db
@@ -29,6 +33,7 @@ DEFAULTS: dict[str, Any] = {
     "COOPREG_CHECKPOINT_EVERY": 1.0,  # seconds between signed checkpoints of a growing log
     "MAX_CONTENT_LENGTH": 1 << 20,  # 1 MiB for commands
     "COOPREG_MAX_IMPORT_BYTES": 32 << 20,
+    "COOPREG_RATE_LIMIT": None,  # per token, e.g. "50/s burst 100"; default: the env var
     "API_TITLE": "Cooperation Registry",
     "API_VERSION": "v1",
     "OPENAPI_VERSION": "3.0.3",
@@ -51,6 +56,9 @@ class RegistryApi(Api):
 
     ERROR_SCHEMA = ProblemSchema
 
+    def __init__(self, app: Flask) -> None:
+        super().__init__(app, spec_kwargs={"extra_plugins": [ratelimit.RateLimitDocs()]})
+
     def handle_http_exception(self, error: Any) -> Response:
         return errors.http_problem(error)
 
@@ -60,6 +68,8 @@ class RegistryApi(Api):
             response: dict[str, Any] = {"description": status.phrase}
             if not (100 <= status < 200) and status not in (204, 304):
                 response["schema"] = self.ERROR_SCHEMA
+            if status == 429:
+                response["headers"] = ratelimit.HEADER_DOCS
             prepare_response(response, self.spec, errors.PROBLEM)
             self.spec.components.response(status.name, response, lazy=True)
         response = {"description": "An error (RFC 9457 problem details)",
@@ -72,6 +82,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app = Flask("coopreg")
     app.config.update(DEFAULTS)
     app.config.update(config or {})
+    limiter = ratelimit.configured(app.config)  # a bad setting fails before anything opens
     services = open_registry(app.config["COOPREG_DB"],
                              plugins=app.config["COOPREG_PLUGINS"] or Selection.from_env())
     worker = ProjectionWorker(services.follower, services.database,
@@ -89,6 +100,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     errors.register(app)
     metrics.install(app, services)
     app.before_request(_authenticate)
+    ratelimit.install(app, limiter)  # after authentication: budgets are per token
+    app.before_request(_check_text)
     app.before_request(_check_body)
     app.after_request(_etag)
     logging.getLogger("coopreg").setLevel(logging.INFO)
@@ -110,6 +123,22 @@ def _authenticate() -> Response | None:
                               {"WWW-Authenticate": 'Bearer realm="coopreg"'})
     g.principal = who
     return None
+
+
+def _check_text() -> None:
+    """Query strings, path segments and the Idempotency-Key reach SQL and the event store
+    as text: refuse control characters there as command bodies do (a NUL in a filter made
+    PostgreSQL fail, which answered 503), and bound the key."""
+    problems = [p for name, values in request.args.lists()
+                for p in [*not_text(name, name), *(q for v in values for q in not_text(v, name))]]
+    problems += [p for name, value in (request.view_args or {}).items()
+                 for p in not_text(value, name)]
+    key = request.headers.get("Idempotency-Key")
+    if key is not None and not IDEMPOTENCY_KEY.match(key):
+        problems.append(Problem("Idempotency-Key", "header.idempotency-key",
+                                "an Idempotency-Key is 1 to 255 visible ASCII characters"))
+    if problems:
+        raise ValidationFailed(problems)
 
 
 def _check_body() -> Response | None:

@@ -98,6 +98,19 @@ def registry_problem(error: RegistryError) -> Response:
     return problem(400, error.kind, "Bad request", str(error))
 
 
+def unreadable_body(detail: str, rule: str) -> Response:
+    return problem(400, "malformed-request", "Malformed request", detail,
+                   errors=[{"field": "body", "rule": rule, "message": detail}])
+
+
+def _raised_by_json(error: BaseException) -> bool:
+    """Whether the innermost frame of the error is the json decoder's."""
+    trace = error.__traceback__
+    while trace is not None and trace.tb_next is not None:
+        trace = trace.tb_next
+    return trace is not None and trace.tb_frame.f_globals.get("__name__") == "json.decoder"
+
+
 def register(app: Flask) -> None:
     app.register_error_handler(RegistryError, registry_problem)
 
@@ -110,8 +123,16 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(RecursionError)
     def too_deep(error: RecursionError) -> Response:
-        return problem(400, "malformed-request", "Malformed request",
-                       "the JSON body is nested too deeply to read")
+        return unreadable_body("the JSON body is nested too deeply to read", "json.depth")
+
+    @app.errorhandler(ValueError)
+    def unreadable(error: ValueError) -> Response:
+        # json.loads refuses an integer of more than 4300 digits (CVE-2020-10735) with a
+        # plain ValueError, not the JSONDecodeError webargs answers as invalid JSON
+        if _raised_by_json(error):
+            return unreadable_body(f"the JSON body cannot be read: "
+                                   f"{str(error).partition(';')[0]}", "json.number")
+        return unexpected(error)
 
     @app.errorhandler(Exception)
     def unexpected(error: Exception) -> Response:
