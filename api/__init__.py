@@ -7,6 +7,7 @@ import http
 import logging
 import re
 from typing import Any
+from urllib.parse import unquote_to_bytes
 
 from flask import Flask, Response, current_app, g, request
 from flask_smorest import Api
@@ -129,7 +130,8 @@ def _check_text() -> None:
     """Query strings, path segments and the Idempotency-Key reach SQL and the event store
     as text: refuse control characters there as command bodies do (a NUL in a filter made
     PostgreSQL fail, which answered 503), and bound the key."""
-    problems = [p for name, values in request.args.lists()
+    problems = _not_utf8()
+    problems += [p for name, values in request.args.lists()
                 for p in [*not_text(name, name), *(q for v in values for q in not_text(v, name))]]
     problems += [p for name, value in (request.view_args or {}).items()
                  for p in not_text(value, name)]
@@ -139,6 +141,21 @@ def _check_text() -> None:
                                 "an Idempotency-Key is 1 to 255 visible ASCII characters"))
     if problems:
         raise ValidationFailed(problems)
+
+
+def _not_utf8() -> list[Problem]:
+    """Werkzeug reads a path or query that is not UTF-8 once percent-decoded with U+FFFD
+    in place of the bad bytes; say so instead of answering for a different text."""
+    problems = []
+    try:
+        unquote_to_bytes(request.query_string).decode("utf-8")
+    except UnicodeDecodeError:
+        problems.append(Problem("query", "query.utf-8", "the query string is not UTF-8"))
+    try:  # WSGI hands the path over percent-decoded, as bytes decoded as Latin-1
+        request.environ.get("PATH_INFO", "").encode("latin-1").decode("utf-8")
+    except (UnicodeDecodeError, UnicodeEncodeError):
+        problems.append(Problem("path", "path.utf-8", "the path is not UTF-8"))
+    return problems
 
 
 def _check_body() -> Response | None:

@@ -8,7 +8,7 @@ import logging
 from typing import Any
 
 from eventsourcing.persistence import PersistenceError
-from flask import Flask, Response, json
+from flask import Flask, Response, json, request
 from werkzeug.exceptions import HTTPException
 
 from registry.domain import Conflict, IdempotencyMismatch, NotFound, RegistryError
@@ -64,6 +64,11 @@ def http_problem(error: HTTPException) -> Response:
                   for p in _flatten(location, "")]
         return problem(400, "malformed-request", "Malformed request",
                        "; ".join(e["message"] for e in errors), errors=errors)
+    if status == 413:
+        limit = request.max_content_length
+        detail = f"the body is larger than the {limit} bytes this endpoint accepts"
+        return problem(413, "request-entity-too-large", "Request entity too large", detail,
+                       errors=[{"field": "body", "rule": "body.size", "message": detail}])
     kind = (error.name or "error").lower().replace(" ", "-")
     headers = {"Allow": ", ".join(error.valid_methods)} if getattr(
         error, "valid_methods", None) else None
