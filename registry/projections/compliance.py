@@ -3,11 +3,17 @@ fulfil them, derived by the plugins' hooks and kept up to date incrementally.
 
 Obligations are re-derived only when their agreement changes; an action is matched only
 against the obligations its kind and reporter could fulfil. Whether an obligation is met,
-due or overdue on a given date is answered from these rows (see Queries.compliance)."""
+due or overdue on a given date is answered from these rows (see Queries.compliance).
+
+Obligations and evidence are versioned in transaction time like every read model: a row
+is never deleted, it is retired (`valid_to` = the position of the event that changed or
+withdrew it) and its successor, if any, starts there. A re-derivation retires and adds only
+the rows that differ, so "what did compliance show at position P" is an indexed query."""
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import date
 from typing import Any, ClassVar
 
@@ -30,28 +36,39 @@ class ComplianceProjection(ReadModel):
         "compliance_agreements": """
             reference TEXT NOT NULL, agreement_id TEXT NOT NULL, snapshot TEXT NOT NULL,
             revisions TEXT NOT NULL, PRIMARY KEY (reference, agreement_id)""",
-        "compliance_obligations": """
+        "compliance_obligation_versions": """
             reference TEXT NOT NULL, commitment TEXT NOT NULL, period TEXT NOT NULL,
+            valid_from BIGINT NOT NULL, valid_to BIGINT,
             start_on TEXT NOT NULL, due_on TEXT NOT NULL, obligation TEXT NOT NULL,
-            PRIMARY KEY (reference, commitment, period)""",
+            PRIMARY KEY (reference, commitment, period, valid_from)""",
         "compliance_actions": """
             action_id TEXT NOT NULL, kind TEXT NOT NULL, live INTEGER NOT NULL,
             facts TEXT NOT NULL, PRIMARY KEY (action_id)""",
         "compliance_generation": """
             name TEXT NOT NULL, generation BIGINT NOT NULL, unused TEXT,
             PRIMARY KEY (name)""",
-        "compliance_evidence": """
+        "compliance_evidence_versions": """
             reference TEXT NOT NULL, commitment TEXT NOT NULL, period TEXT NOT NULL,
-            action_id TEXT NOT NULL, occurred_start TEXT NOT NULL, occurred_end TEXT NOT NULL,
+            action_id TEXT NOT NULL, valid_from BIGINT NOT NULL, valid_to BIGINT,
+            occurred_start TEXT NOT NULL, occurred_end TEXT NOT NULL,
             kind TEXT NOT NULL, reporting_partner TEXT NOT NULL,
-            PRIMARY KEY (reference, commitment, period, action_id)""",
+            PRIMARY KEY (reference, commitment, period, action_id, valid_from)""",
     }
     indexes: ClassVar[list[str]] = [
-        "CREATE INDEX IF NOT EXISTS compliance_evidence_action ON {compliance_evidence} "
-        "(action_id)",
+        "CREATE INDEX IF NOT EXISTS compliance_evidence_action ON "
+        "{compliance_evidence_versions} (action_id, valid_to)",
         "CREATE INDEX IF NOT EXISTS compliance_actions_kind ON {compliance_actions} "
         "(kind, live)",
-    ]
+        "CREATE INDEX IF NOT EXISTS compliance_obligations_current ON "
+        "{compliance_obligation_versions} (valid_to, reference)",
+        "CREATE INDEX IF NOT EXISTS compliance_obligations_from ON "
+        "{compliance_obligation_versions} (valid_from)",
+        "CREATE INDEX IF NOT EXISTS compliance_evidence_to ON "
+        "{compliance_evidence_versions} (valid_to)",
+        "CREATE INDEX IF NOT EXISTS compliance_evidence_from ON "
+        "{compliance_evidence_versions} (valid_from)",
+    ]  # per agreement, the primary keys; (valid_from) and (valid_to) serve `audit diff`
+    unversioned: ClassVar[tuple[str, ...]] = ("compliance_obligations", "compliance_evidence")
 
     def __init__(self, view: Any, rules: Any = None) -> None:
         super().__init__(view, rules)
@@ -65,6 +82,19 @@ class ComplianceProjection(ReadModel):
     def reset(self) -> None:
         super().reset()
         self._by_kind = None
+
+    def create_tables(self) -> None:
+        """As every read model; a store whose compliance was built before it was versioned
+        drops those tables and rebuilds compliance from the log on the next catch-up."""
+        earlier = (not self.sql.has_tables(list(self.tables))
+                   and self.sql.has_tables([self.unversioned[0]]))
+        super().create_tables()
+        if earlier:
+            with self.sql.transaction() as cursor:
+                self.sql.lock_ddl(cursor)
+                for name in self.unversioned:
+                    cursor.execute(f"DROP TABLE IF EXISTS {self.t(name)}")
+            self.reset()
 
     def _generation(self) -> int:
         """Bumped whenever obligations are derived, in whichever process: the cache of
@@ -93,11 +123,11 @@ class ComplianceProjection(ReadModel):
                     "terminated_on": None}
         self.model.execute(f"INSERT INTO {self.t('compliance_agreements')} VALUES (?,?,?,?)",
                            (event.reference, str(event.originator_id), dumps(snapshot), "[]"))
-        self._derive(event.reference, snapshot, [])
+        self._derive(event.reference, snapshot, [], tracking.notification_id)
 
     @apply.register
     def _(self, event: Agreement.CommitmentAdded, tracking: Tracking) -> None:
-        self._change(event, lambda s, r: s["commitments"].append(event.commitment))
+        self._change(event, tracking, lambda s, r: s["commitments"].append(event.commitment))
 
     @apply.register
     def _(self, event: Agreement.Revised, tracking: Tracking) -> None:
@@ -107,13 +137,14 @@ class ComplianceProjection(ReadModel):
                     snapshot[key] = event.changes[key]
             revisions.append([event.originator_version, iso(event.revised_on)])
 
-        self._change(event, revise)
+        self._change(event, tracking, revise)
 
     @apply.register
     def _(self, event: Agreement.Terminated, tracking: Tracking) -> None:
-        self._change(event, lambda s, r: s.update(terminated_on=iso(event.terminated_on)))
+        self._change(event, tracking,
+                     lambda s, r: s.update(terminated_on=iso(event.terminated_on)))
 
-    def _change(self, event: Any, change: Any) -> None:
+    def _change(self, event: Any, tracking: Tracking, change: Any) -> None:
         table = self.t("compliance_agreements")
         row = self.model.execute(f"SELECT * FROM {table} WHERE agreement_id = ?",
                                  (str(event.originator_id),)).fetchone()
@@ -122,39 +153,33 @@ class ComplianceProjection(ReadModel):
         self.model.execute(f"UPDATE {table} SET snapshot = ?, revisions = ? "
                            "WHERE agreement_id = ?",
                            (dumps(snapshot), dumps(revisions), str(event.originator_id)))
-        self._derive(row["reference"], snapshot, revisions)
+        self._derive(row["reference"], snapshot, revisions, tracking.notification_id)
 
-    def _derive(self, reference: str, snapshot: dict[str, Any], revisions: list[Any]) -> None:
-        """Replace the agreement's obligations and match them against recorded actions."""
-        self.flush()
-        for table in ("compliance_obligations", "compliance_evidence"):
-            self.model.execute(f"DELETE FROM {self.t(table)} WHERE reference = ?", (reference,))
+    def _derive(self, reference: str, snapshot: dict[str, Any], revisions: list[Any],
+                position: int) -> None:
+        """Derive the agreement's obligations again and match them against recorded
+        actions; only what differs from the current rows is retired or added."""
         agreement = _snapshot(snapshot)
         commitments = list(agreement.commitments)
         review = review_commitment(agreement)
         if review is not None:
             commitments.append(review)
         obligations = [o for c in commitments for o in self.rules.obligations(agreement, c)]
-        self.model.executemany(
-            f"INSERT INTO {self.t('compliance_obligations')} VALUES (?,?,?,?,?,?)",
-            [(o.agreement, o.commitment, o.period, iso(o.start), iso(o.due_on),
-              dumps(o.as_dict())) for o in obligations])
+        self._supersede(OBLIGATIONS, "reference = ?", (reference,), {
+            (o.agreement, o.commitment, o.period): (iso(o.start), iso(o.due_on),
+                                                     dumps(o.as_dict()))
+            for o in obligations}, position)
         kinds = sorted({k for o in obligations for k in o.fulfilled_by})
+        evidence: Rows = {}
         for row in self._live_actions(kinds):
             facts = ActionFacts.from_payload(json.loads(row["facts"]))
-            self._match(row["action_id"], facts, obligations)
+            evidence.update(self._evidence(row["action_id"], facts, obligations))
         for version, day in revisions:  # a recorded revision fulfils the review
-            self._revision_evidence(reference, version, date.fromisoformat(day), obligations)
+            evidence.update(_revision_evidence(reference, version, date.fromisoformat(day),
+                                               obligations))
+        self._supersede(EVIDENCE, "reference = ?", (reference,), evidence, position)
         self._bump_generation()
         self._by_kind, self._checked = None, True
-
-    def _revision_evidence(self, reference: str, version: int, day: date,
-                           obligations: list[Obligation]) -> None:
-        for o in obligations:
-            if o.commitment == REVIEW and o.start <= day <= o.end:
-                self.buffer(self._insert_evidence,
-                            (reference, REVIEW, o.period, f"{reference}@v{version}", iso(day),
-                             iso(day), "agreement_revised", "+".join(o.responsible)))
 
     def _live_actions(self, kinds: list[str]) -> list[Any]:
         if not kinds:
@@ -168,22 +193,27 @@ class ComplianceProjection(ReadModel):
 
     @apply.register
     def _(self, event: Action.Reported, tracking: Tracking) -> None:
+        key = str(event.originator_id)
         facts = ActionFacts.from_payload(event.facts)
-        self.buffer(self._insert_action, (str(event.originator_id), facts.kind, 1,
-                                          dumps(event.facts)))
-        self._match(str(event.originator_id), facts, self._candidates(facts))
+        self.buffer(self._insert_action, (key, facts.kind, 1, dumps(event.facts)))
+        for row_key, values in self._evidence(key, facts, self._candidates(facts)).items():
+            self.buffer(EVIDENCE.insert(self), (*row_key, tracking.notification_id, None,
+                                                *values))
 
     @apply.register
     def _(self, event: Action.Amended, tracking: Tracking) -> None:
         key = str(event.originator_id)
         self.flush()
-        row = self.model.execute(f"SELECT facts FROM {self.t('compliance_actions')} "
-                                 "WHERE action_id = ? AND live = 1", (key,)).fetchone()
+        table = self.t("compliance_actions")
+        row = self.model.execute(f"SELECT facts FROM {table} WHERE action_id = ? AND live = 1",
+                                 (key,)).fetchone()
         payload = {**json.loads(row["facts"]), **event.changes}
-        self._forget(key)
         facts = ActionFacts.from_payload(payload)
-        self.buffer(self._insert_action, (key, facts.kind, 1, dumps(payload)))
-        self._match(key, facts, self._candidates(facts))
+        self.model.execute(f"UPDATE {table} SET kind = ?, facts = ? WHERE action_id = ?",
+                           (facts.kind, dumps(payload), key))
+        self._supersede(EVIDENCE, "action_id = ?", (key,),
+                        self._evidence(key, facts, self._candidates(facts)),
+                        tracking.notification_id)
 
     @apply.register
     def _(self, event: Action.Retracted, tracking: Tracking) -> None:
@@ -191,12 +221,7 @@ class ComplianceProjection(ReadModel):
         key = str(event.originator_id)
         self.model.execute(f"UPDATE {self.t('compliance_actions')} SET live = 0 "
                            "WHERE action_id = ?", (key,))
-        self.model.execute(f"DELETE FROM {self.t('compliance_evidence')} WHERE action_id = ?",
-                           (key,))
-
-    def _forget(self, key: str) -> None:
-        for table in ("compliance_actions", "compliance_evidence"):
-            self.model.execute(f"DELETE FROM {self.t(table)} WHERE action_id = ?", (key,))
+        self._supersede(EVIDENCE, "action_id = ?", (key,), {}, tracking.notification_id)
 
     def _candidates(self, facts: ActionFacts) -> list[Obligation]:
         if not self._checked:
@@ -207,7 +232,8 @@ class ComplianceProjection(ReadModel):
             self._by_kind, self._cached_generation = {}, self._generation()
             self.flush()
             for row in self.model.execute(
-                    f"SELECT obligation FROM {self.t('compliance_obligations')}").fetchall():
+                    f"SELECT obligation FROM {self.t('compliance_obligation_versions')} "
+                    "WHERE valid_to IS NULL").fetchall():
                 o = Obligation.from_dict(json.loads(row["obligation"]))
                 for kind in o.fulfilled_by:
                     self._by_kind.setdefault(kind, []).append(o)
@@ -215,21 +241,70 @@ class ComplianceProjection(ReadModel):
         return [o for o in self._by_kind.get(facts.kind, ())
                 if o.start <= end and o.end >= start and facts.reporting_partner in o.responsible]
 
-    def _match(self, action_id: str, facts: ActionFacts, obligations: list[Obligation]) -> None:
-        for o in obligations:
-            if self.rules.is_evidence(o, facts):
-                self.buffer(self._insert_evidence,
-                            (o.agreement, o.commitment, o.period, action_id,
-                             iso(facts.occurred_on.start), iso(facts.occurred_on.end),
-                             facts.kind, facts.reporting_partner))
+    def _evidence(self, action_id: str, facts: ActionFacts,
+                  obligations: list[Obligation]) -> Rows:
+        """The evidence rows an action gives: one per obligation it fulfils."""
+        return {(o.agreement, o.commitment, o.period, action_id):
+                (iso(facts.occurred_on.start), iso(facts.occurred_on.end), facts.kind,
+                 facts.reporting_partner)
+                for o in obligations if self.rules.is_evidence(o, facts)}
+
+    # -- versions ---------------------------------------------------------------------------
+
+    def _supersede(self, kind: Versioned, scope: str, params: tuple[Any, ...], rows: Rows,
+                   position: int) -> None:
+        """Make `rows` the current rows of `scope` as of `position`: retire the current
+        rows that are gone or differ, add those that are new or differ; an unchanged row
+        keeps its version."""
+        self.flush()
+        current = {tuple(r[c] for c in kind.keys): tuple(r[c] for c in kind.values)
+                   for r in self.model.execute(
+                       f"SELECT {', '.join(kind.keys + kind.values)} FROM {self.t(kind.table)} "
+                       f"WHERE {scope} AND valid_to IS NULL", params).fetchall()}
+        retired = [(position, *key) for key, values in current.items()
+                   if rows.get(key) != values]
+        if retired:
+            match = " AND ".join(f"{column} = ?" for column in kind.keys)
+            self.model.executemany(f"UPDATE {self.t(kind.table)} SET valid_to = ? "
+                                   f"WHERE {match} AND valid_to IS NULL", retired)
+        for key, values in rows.items():
+            if current.get(key) != values:
+                self.buffer(kind.insert(self), (*key, position, None, *values))
 
     @property
     def _insert_action(self) -> str:
         return f"INSERT INTO {self.t('compliance_actions')} VALUES (?,?,?,?)"
 
-    @property
-    def _insert_evidence(self) -> str:
-        return f"INSERT INTO {self.t('compliance_evidence')} VALUES (?,?,?,?,?,?,?,?)"
+
+Rows = dict[tuple[str, ...], tuple[str, ...]]  # a versioned row: its key -> what it holds
+
+
+@dataclass(frozen=True)
+class Versioned:
+    """A versioned table of this read model: the columns that name a row's subject (its
+    key) and the columns a version holds. Every row is key, valid_from, valid_to, values."""
+
+    table: str
+    keys: tuple[str, ...]
+    values: tuple[str, ...]
+
+    def insert(self, model: ReadModel) -> str:
+        marks = ",".join("?" * (len(self.keys) + 2 + len(self.values)))
+        return f"INSERT INTO {model.t(self.table)} VALUES ({marks})"
+
+
+OBLIGATIONS = Versioned("compliance_obligation_versions", ("reference", "commitment", "period"),
+                        ("start_on", "due_on", "obligation"))
+EVIDENCE = Versioned("compliance_evidence_versions",
+                     ("reference", "commitment", "period", "action_id"),
+                     ("occurred_start", "occurred_end", "kind", "reporting_partner"))
+
+
+def _revision_evidence(reference: str, version: int, day: date,
+                       obligations: list[Obligation]) -> Rows:
+    return {(reference, REVIEW, o.period, f"{reference}@v{version}"):
+            (iso(day), iso(day), "agreement_revised", "+".join(o.responsible))
+            for o in obligations if o.commitment == REVIEW and o.start <= day <= o.end}
 
 
 def _snapshot(data: dict[str, Any]) -> AgreementSnapshot:

@@ -1,15 +1,17 @@
 """Queries over the read models. Every query can be asked as of a past global position
-(transaction time) and, for actions, over an occurred period (valid time)."""
+(transaction time; a recorded time is first resolved to a position by the clock) and, for
+actions, over an occurred period (valid time); compliance on a date (valid time)."""
 
 from __future__ import annotations
 
 import base64
 import json
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from registry.projections.actions import TAGS
+from registry.projections.clock import Clock, Moment
 from registry.rules import STATUSES, Evidence, Obligation
 from registry.store import Sql
 
@@ -64,6 +66,29 @@ class Queries:
     def __init__(self, sql: Sql, rules: Any = None) -> None:
         self.sql = sql
         self.rules = rules
+        self.clock = Clock(sql)
+
+    # -- transaction time ---------------------------------------------------------------
+
+    def position(self) -> int:
+        """The last position the read models have applied."""
+        return self.clock.position()
+
+    def position_at(self, moment: datetime) -> int:
+        """The greatest position the registry had reached at a recorded time (0 before
+        the first event)."""
+        return self.clock.position_at(moment)
+
+    def resolve(self, as_of: Moment | None) -> int | None:
+        """The position to query `as_of`: a recorded time becomes the position reached by
+        then; a position stays as given; None (now) stays None."""
+        return self.clock.resolve(as_of)
+
+    def answered_as_of(self, as_of: int | None) -> int:
+        """The position an answer `as_of` reflects: `as_of` itself, or the read models'
+        position when they have not reached it (or when `as_of` is None, now)."""
+        reached = self.position()
+        return reached if as_of is None else min(as_of, reached)
 
     def similar_actions(self, facts: Any, *, as_of: int | None = None,
                         limit: int = 20) -> list[dict[str, Any]]:
@@ -234,20 +259,24 @@ class Queries:
 
     # -- compliance ---------------------------------------------------------------------
 
-    def compliance(self, reference: str, *, on: date) -> dict[str, Any] | None:
+    def compliance(self, reference: str, *, on: date, as_of: int | None = None
+                   ) -> dict[str, Any] | None:
         """Each obligation of the agreement that had begun by `on`, judged as of `on`
-        (valid time) from the evidence that had occurred by then."""
-        if self.agreement(reference) is None:
+        (valid time) from the evidence that had occurred by then, as the registry showed
+        it at position `as_of` (transaction time; default now)."""
+        if self.agreement(reference, as_of=as_of) is None:
             return None
+        clause, params = _as_of("o", as_of)
         rows = self.sql.all(
-            f"SELECT obligation FROM {self.sql.table('compliance_obligations')} "
-            "WHERE reference = ? AND start_on <= ? ORDER BY commitment, start_on",
-            (reference, on.isoformat()))
+            f"SELECT o.obligation FROM {self.sql.table('compliance_obligation_versions')} o "
+            f"WHERE o.reference = ? AND o.start_on <= ? AND {clause} "
+            "ORDER BY o.commitment, o.start_on", (reference, on.isoformat(), *params))
         evidence: dict[tuple[str, str], list[Evidence]] = {}
+        clause, params = _as_of("e", as_of)
         for row in self.sql.all(
-                f"SELECT * FROM {self.sql.table('compliance_evidence')} WHERE reference = ? "
-                "AND occurred_start <= ? ORDER BY occurred_start, action_id",
-                (reference, on.isoformat())):
+                f"SELECT * FROM {self.sql.table('compliance_evidence_versions')} e "
+                f"WHERE e.reference = ? AND e.occurred_start <= ? AND {clause} "
+                "ORDER BY e.occurred_start, e.action_id", (reference, on.isoformat(), *params)):
             evidence.setdefault((row["commitment"], row["period"]), []).append(Evidence(
                 row["action_id"], row["kind"], row["reporting_partner"],
                 date.fromisoformat(row["occurred_start"]),
@@ -260,7 +289,8 @@ class Queries:
             obligations.append({**obligation.as_dict(), "status": status,
                                 "evidence": [e.action_id for e in found]})
         summary = {s: sum(1 for o in obligations if o["status"] == s) for s in STATUSES}
-        return {"agreement": reference, "as_of": on.isoformat(), "summary": summary,
+        return {"agreement": reference, "as_of": on.isoformat(),
+                "as_of_position": self.answered_as_of(as_of), "summary": summary,
                 "obligations": obligations}
 
     def counts(self, *, as_of: int | None = None) -> dict[str, int]:
