@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from flask import current_app, g, request
+from flask import Response, current_app, g, request
 
 from api.auth import Principal, TokenStore
 from api.errors import Forbidden, NotReady, PreconditionFailed, PreconditionRequired
@@ -95,7 +95,9 @@ def expected_version() -> int:
 
 
 def read_args(args: dict[str, Any]) -> int | None:
-    """Wait for `min_position` (read-your-writes); answer `as_of` for the query."""
+    """Wait for `min_position` (read-your-writes); answer the position to query `as_of`
+    (a recorded time resolved by the registry's clock; None for now) and note the position
+    the answer shows, for the As-Of-Position header."""
     wanted = args.get("min_position")
     if wanted is not None:
         head = ctx().services.app.recorder.max_notification_id() or 0
@@ -104,4 +106,15 @@ def read_args(args: dict[str, Any]) -> int | None:
                           f"position {wanted} has not been recorded (last is {head})")
         if not ctx().worker.wait_for(wanted, READ_WAIT_SECONDS):
             raise NotReady(f"the read models have not reached position {wanted} yet")
-    return args.get("as_of")
+    queries = ctx().services.queries
+    position = queries.resolve(args.get("as_of"))
+    g.as_of_position = queries.answered_as_of(position)
+    return position
+
+
+def state_as_of(response: Response) -> Response:
+    """After a projection read: say which position the answer shows the registry as of."""
+    position = g.get("as_of_position")
+    if position is not None and response.status_code in (200, 304):
+        response.headers["As-Of-Position"] = str(position)
+    return response

@@ -3,8 +3,12 @@ they are the whole HTTP contract, and flask-smorest turns them into the OpenAPI 
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+from typing import Any
 
+from marshmallow import Schema, ValidationError, fields, validate
+
+from registry.projections import Moment, parse_moment
+from registry.projections.clock import MAX_POSITION, MOMENT_HELP
 from registry.rules import STATUSES
 
 NULLABLE_TEXT = {"allow_none": True}
@@ -150,7 +154,10 @@ class ObligationSchema(Out):
 
 class ComplianceSchema(Out):
     agreement = fields.String(required=True)
-    as_of = fields.String(required=True)
+    as_of = fields.String(required=True, metadata={
+        "description": "the date the obligations are judged on (valid time)"})
+    as_of_position = fields.Integer(required=True, metadata={
+        "description": "the global position the registry is shown as of (transaction time)"})
     summary = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
     obligations = fields.List(fields.Nested(ObligationSchema), required=True)
 
@@ -259,7 +266,44 @@ UPDATE = {"parameters": [IF_MATCH, IDEMPOTENCY_KEY]}
 # -- query arguments ---------------------------------------------------------------------
 
 
-POSITION = validate.Range(min=0, max=2**62)  # global positions fit a signed 64-bit integer
+POSITION = validate.Range(min=0, max=MAX_POSITION)  # positions fit a signed 64-bit integer
+QUERY: dict[str, Any] = {"location": "query", "error_status_code": 400}  # unreadable: 400
+AS_OF_POSITION = {"As-Of-Position": {
+    "description": "the global position this answer shows the registry as of: `as_of` "
+                   "resolved (a time becomes the last position recorded by then), or the "
+                   "position the read models had reached when answering",
+    "required": True, "schema": {"type": "integer", "minimum": 0}}}
+
+
+class AsOf(fields.Field):
+    """Transaction time: a global position, or a recorded time that the registry's clock
+    resolves to the last position recorded by then. A date is the end of that day (UTC); a
+    date-time without an offset is UTC."""
+
+    default_error_messages = {"invalid": f"Not a valid position or time: give {MOMENT_HELP}"}
+
+    def __init__(self, **kwargs: Any) -> None:
+        metadata = {
+            "description": "answer as the registry stood then: an integer position or a "
+                           f"date-time (transaction time). Accepts {MOMENT_HELP}.",
+            "oneOf": [{"type": "integer", "minimum": 0, "maximum": MAX_POSITION},
+                      {"type": "string", "format": "date-time"},
+                      {"type": "string", "format": "date"}],
+            **kwargs.pop("metadata", {})}
+        super().__init__(metadata=metadata, **kwargs)
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> Moment:
+        if isinstance(value, int) and not isinstance(value, bool):
+            value = str(value)
+        if not isinstance(value, str):
+            raise self.make_error("invalid")
+        if value.strip().isdigit() and int(value) > MAX_POSITION:
+            raise ValidationError(f"Must be greater than or equal to 0 and less than or "
+                                  f"equal to {MAX_POSITION}.")
+        try:
+            return parse_moment(value)
+        except ValueError:
+            raise self.make_error("invalid") from None
 
 
 class WaitArgs(Schema):
@@ -268,11 +312,10 @@ class WaitArgs(Schema):
 
 
 class ReadArgs(WaitArgs):
-    """Every projection read: as of a past global position (transaction time), and wait
+    """Every projection read: as of a past position or time (transaction time), and wait
     until the read models have caught up with a position the caller wrote."""
 
-    as_of = fields.Integer(validate=POSITION, metadata={
-        "description": "answer as the registry stood at this global position"})
+    as_of = AsOf()
 
 
 class PageArgs(ReadArgs):
@@ -293,8 +336,9 @@ class ActionArgs(PageArgs):
     include_retracted = fields.Boolean(load_default=True)
 
 
-class ComplianceArgs(WaitArgs):
-    on = fields.Date(metadata={"description": "judge as of this date (default: today)"})
+class ComplianceArgs(ReadArgs):
+    on = fields.Date(metadata={"description": "judge as of this date (valid time; default: "
+                                              "today)"})
 
 
 class WhereArgs(ReadArgs):

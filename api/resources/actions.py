@@ -18,10 +18,13 @@ from api.context import (
     read_args,
     require,
     require_partner,
+    state_as_of,
 )
 from api.errors import Forbidden
 from api.resources.common import page, versioned
 from api.schemas import (
+    AS_OF_POSITION,
+    QUERY,
     UPDATE,
     WRITE,
     ActionArgs,
@@ -42,6 +45,7 @@ from registry.schemas import (
 
 blp = Blueprint("actions", __name__, url_prefix="/v1/actions",
                 description="Cooperation actions")
+blp.after_request(state_as_of)
 ActionBody = body_schema(ReportActionSchema, optional=("reporting_partner",), name="ActionBody")
 AmendmentBody = body_schema(AmendActionSchema, exclude=("action_id", "expected_version"),
                             name="AmendmentBody")
@@ -57,8 +61,8 @@ FILTERS = ("partner", "counterpart", "country", "kind", "theme", "mechanism", "a
 
 @blp.route("")
 class Actions(MethodView):
-    @blp.arguments(ActionArgs(), location="query")
-    @blp.response(200, ActionPageSchema)
+    @blp.arguments(ActionArgs(), **QUERY)
+    @blp.response(200, ActionPageSchema, headers=AS_OF_POSITION)
     def get(self, args: dict[str, Any]) -> Any:
         """Actions, filtered, in the order they occurred; `as_of` for a past state."""
         where = ActionFilter(**{k: args[k] for k in FILTERS if k in args})
@@ -80,8 +84,8 @@ class Actions(MethodView):
 
 @blp.route("/<uuid:action_id>")
 class ActionById(MethodView):
-    @blp.arguments(ReadArgs(), location="query")
-    @blp.response(200, ActionDetailSchema)
+    @blp.arguments(ReadArgs(), **QUERY)
+    @blp.response(200, ActionDetailSchema, headers=AS_OF_POSITION)
     def get(self, args: dict[str, Any], action_id: UUID) -> Any:
         """One action with its full history; its ETag is its version."""
         found = ctx().services.queries.action(str(action_id), as_of=read_args(args))

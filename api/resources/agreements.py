@@ -7,10 +7,21 @@ from typing import Any
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from api.context import allow, ctx, execute, execute_update, expected_version, read_args, require
+from api.context import (
+    allow,
+    ctx,
+    execute,
+    execute_update,
+    expected_version,
+    read_args,
+    require,
+    state_as_of,
+)
 from api.errors import Forbidden
 from api.resources.common import versioned
 from api.schemas import (
+    AS_OF_POSITION,
+    QUERY,
     UPDATE,
     WRITE,
     AgreementArgs,
@@ -27,6 +38,7 @@ from registry.schemas import RegisterAgreementSchema, ReviseAgreementSchema, bod
 
 blp = Blueprint("agreements", __name__, url_prefix="/v1/agreements",
                 description="Agreements and compliance with their commitments")
+blp.after_request(state_as_of)
 AgreementBody = body_schema(RegisterAgreementSchema, name="AgreementBody")
 RevisionBody = body_schema(ReviseAgreementSchema, exclude=("agreement", "expected_version"),
                            name="RevisionBody")
@@ -41,8 +53,8 @@ def _may_act_for(parties: list[str], what: str) -> None:
 
 @blp.route("")
 class Agreements(MethodView):
-    @blp.arguments(AgreementArgs(), location="query")
-    @blp.response(200, AgreementSchema(many=True))
+    @blp.arguments(AgreementArgs(), **QUERY)
+    @blp.response(200, AgreementSchema(many=True), headers=AS_OF_POSITION)
     def get(self, args: dict[str, Any]) -> Any:
         """Every agreement (or a partner's), with its parties and current commitments."""
         return ctx().services.queries.agreements(partner=args.get("partner"),
@@ -60,8 +72,8 @@ class Agreements(MethodView):
 
 @blp.route("/<reference>")
 class AgreementById(MethodView):
-    @blp.arguments(ReadArgs(), location="query")
-    @blp.response(200, AgreementDetailSchema)
+    @blp.arguments(ReadArgs(), **QUERY)
+    @blp.response(200, AgreementDetailSchema, headers=AS_OF_POSITION)
     def get(self, args: dict[str, Any], reference: str) -> Any:
         """One agreement, its current text version and its full history."""
         found = ctx().services.queries.agreement(reference, as_of=read_args(args))
@@ -86,12 +98,13 @@ class Revisions(MethodView):
 
 @blp.route("/<reference>/compliance")
 class Compliance(MethodView):
-    @blp.arguments(ComplianceArgs(), location="query")
-    @blp.response(200, ComplianceSchema)
+    @blp.arguments(ComplianceArgs(), **QUERY)
+    @blp.response(200, ComplianceSchema, headers=AS_OF_POSITION)
     def get(self, args: dict[str, Any], reference: str) -> Any:
-        """Each obligation: met (with evidence), due, overdue or not applicable on a date."""
-        read_args(args)
-        report = ctx().services.queries.compliance(reference, on=args.get("on") or today_utc())
+        """Each obligation: met (with evidence), due, overdue or not applicable on a date
+        (`on`, valid time), as the registry showed it at `as_of` (transaction time)."""
+        report = ctx().services.queries.compliance(reference, on=args.get("on") or today_utc(),
+                                                   as_of=read_args(args))
         if report is None:
             raise NotFound(f"no agreement {reference}")
         return report

@@ -8,9 +8,11 @@ from typing import Any
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from api.context import ctx, read_args
+from api.context import ctx, read_args, state_as_of
 from api.resources.common import page
 from api.schemas import (
+    AS_OF_POSITION,
+    QUERY,
     ActionPageSchema,
     ActivitySchema,
     FlagArgs,
@@ -22,12 +24,13 @@ from api.schemas import (
 
 blp = Blueprint("insights", __name__, url_prefix="/v1/insights",
                 description="Who did what where, activity, flags and statistics")
+blp.after_request(state_as_of)
 
 
 @blp.route("/where")
 class Where(MethodView):
-    @blp.arguments(WhereArgs(), location="query")
-    @blp.response(200, WhereSchema(many=True))
+    @blp.arguments(WhereArgs(), **QUERY)
+    @blp.response(200, WhereSchema(many=True), headers=AS_OF_POSITION)
     def get(self, args: dict[str, Any]) -> Any:
         """Per country, each partner involved and how many actions of each kind."""
         return ctx().services.queries.who_did_what_where(country=args.get("country"),
@@ -36,8 +39,8 @@ class Where(MethodView):
 
 @blp.route("/themes")
 class Themes(MethodView):
-    @blp.arguments(ReadArgs(), location="query")
-    @blp.response(200, ActivitySchema(many=True))
+    @blp.arguments(ReadArgs(), **QUERY)
+    @blp.response(200, ActivitySchema(many=True), headers=AS_OF_POSITION)
     def get(self, args: dict[str, Any]) -> Any:
         """Actions per theme."""
         return ctx().services.queries.activity("theme", as_of=read_args(args))
@@ -45,8 +48,8 @@ class Themes(MethodView):
 
 @blp.route("/mechanisms")
 class Mechanisms(MethodView):
-    @blp.arguments(ReadArgs(), location="query")
-    @blp.response(200, ActivitySchema(many=True))
+    @blp.arguments(ReadArgs(), **QUERY)
+    @blp.response(200, ActivitySchema(many=True), headers=AS_OF_POSITION)
     def get(self, args: dict[str, Any]) -> Any:
         """Actions per mechanism (UPR, treaty bodies, CoE bodies...)."""
         return ctx().services.queries.activity("mechanism", as_of=read_args(args))
@@ -54,8 +57,8 @@ class Mechanisms(MethodView):
 
 @blp.route("/flags")
 class Flags(MethodView):
-    @blp.arguments(FlagArgs(), location="query")
-    @blp.response(200, ActionPageSchema)
+    @blp.arguments(FlagArgs(), **QUERY)
+    @blp.response(200, ActionPageSchema, headers=AS_OF_POSITION)
     def get(self, args: dict[str, Any]) -> Any:
         """Actions a plugin related to others, e.g. possible duplication."""
         result = ctx().services.queries.flagged(rule=args.get("rule"), as_of=read_args(args),
@@ -65,8 +68,8 @@ class Flags(MethodView):
 
 @blp.route("/summary")
 class Summary(MethodView):
-    @blp.arguments(ReadArgs(), location="query")
-    @blp.response(200, SummarySchema)
+    @blp.arguments(ReadArgs(), **QUERY)
+    @blp.response(200, SummarySchema, headers=AS_OF_POSITION)
     def get(self, args: dict[str, Any]) -> Any:
         """Counts of partners, agreements and actions, by status and confirmation."""
         as_of = read_args(args)

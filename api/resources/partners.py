@@ -7,9 +7,11 @@ from typing import Any
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from api.context import allow, ctx, execute, read_args
+from api.context import allow, ctx, execute, read_args, state_as_of
 from api.resources.common import page, versioned
 from api.schemas import (
+    AS_OF_POSITION,
+    QUERY,
     WRITE,
     ActionPageSchema,
     PageArgs,
@@ -22,13 +24,14 @@ from registry.schemas import RegisterPartnerSchema, body_schema
 
 blp = Blueprint("partners", __name__, url_prefix="/v1/partners",
                 description="Partner organizations")
+blp.after_request(state_as_of)
 PartnerBody = body_schema(RegisterPartnerSchema, name="PartnerBody")
 
 
 @blp.route("")
 class Partners(MethodView):
-    @blp.arguments(ReadArgs(), location="query")
-    @blp.response(200, PartnerSchema(many=True))
+    @blp.arguments(ReadArgs(), **QUERY)
+    @blp.response(200, PartnerSchema(many=True), headers=AS_OF_POSITION)
     def get(self, args: dict[str, Any]) -> Any:
         """Every registered partner."""
         return ctx().services.queries.partners(as_of=read_args(args))
@@ -44,8 +47,8 @@ class Partners(MethodView):
 
 @blp.route("/<partner_id>")
 class PartnerById(MethodView):
-    @blp.arguments(ReadArgs(), location="query")
-    @blp.response(200, PartnerSchema)
+    @blp.arguments(ReadArgs(), **QUERY)
+    @blp.response(200, PartnerSchema, headers=AS_OF_POSITION)
     def get(self, args: dict[str, Any], partner_id: str) -> Any:
         """One partner."""
         found = ctx().services.queries.partner(partner_id, as_of=read_args(args))
@@ -54,8 +57,8 @@ class PartnerById(MethodView):
 
 @blp.route("/<partner_id>/timeline")
 class Timeline(MethodView):
-    @blp.arguments(PageArgs(), location="query")
-    @blp.response(200, ActionPageSchema)
+    @blp.arguments(PageArgs(), **QUERY)
+    @blp.response(200, ActionPageSchema, headers=AS_OF_POSITION)
     def get(self, args: dict[str, Any], partner_id: str) -> Any:
         """The actions a partner took part in, in the order they occurred."""
         services = ctx().services
