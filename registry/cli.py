@@ -8,6 +8,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -22,6 +23,7 @@ from registry.domain import RegistryError, ValidationFailed
 from registry.io import export_events, import_events
 from registry.ledger.notary import KEY_ENV, ensure_key
 from registry.plugins import Selection
+from registry.projections import ActionFilter, Moment, parse_moment
 from registry.schemas import load_command
 
 err = Console(stderr=True)
@@ -32,6 +34,25 @@ class UserError(click.ClickException):
 
     def show(self, file: Any = None) -> None:
         click.echo(f"coopreg: error: {self.message}", err=True)
+
+
+class MomentType(click.ParamType):
+    """A global position or a recorded time (see `registry.projections.parse_moment`)."""
+
+    name = "POSITION|TIMESTAMP"
+
+    def convert(self, value: Any, param: Any, ctx: click.Context | None) -> Moment:
+        if isinstance(value, int | datetime):
+            return value
+        try:
+            return parse_moment(str(value))
+        except ValueError as error:
+            self.fail(str(error), param, ctx)
+
+
+MOMENT = MomentType()
+AS_OF_HELP = ("answer as the registry stood then: a position, a date (its end, UTC) or a "
+              "date-time (UTC unless it has an offset)")
 
 
 def describe(error: Exception) -> str:
@@ -355,11 +376,24 @@ def import_cmd(ctx: click.Context, source: TextIO) -> None:
 
 
 @main.command()
+@click.option("--until", type=MOMENT, default=None,
+              help="rebuild as of this position or recorded time (needs --into)")
+@click.option("--into", "into", default=None, metavar="URL",
+              help="an empty database to rebuild into (events up to --until are copied)")
 @click.pass_context
-def replay(ctx: click.Context) -> None:
-    """Rebuild every read model from position 0 and compare it with the live one."""
+def replay(ctx: click.Context, until: Moment | None, into: str | None) -> None:
+    """Rebuild every read model from position 0 and compare it with the live one.
+
+    With --until and --into: copy the events up to that point (same positions) into an
+    empty database, build every read model there, and check them against this registry's
+    read models as they stood at that point."""
+    if into is None and until is not None:
+        raise UserError("--until needs --into URL: an empty database to rebuild into")
     with services(ctx) as s:
         s.follower.catch_up()
+        if into is not None:
+            _replay_into(s, into, until)
+            return
         before = s.follower.digests()
         with progress_bar("replaying", s.app.event_table.count()) as advance:
             s.follower.rebuild(progress=advance)
@@ -371,15 +405,55 @@ def replay(ctx: click.Context) -> None:
             raise UserError("a rebuilt read model differs from the live one")
 
 
+def _replay_into(s: Services, into: str, until: Moment | None) -> None:
+    from registry.timetravel import open_target, replay_into, resolve
+
+    position = resolve(s, until, "until") if until is not None else s.queries.position()
+    try:
+        target = open_target(s, into)
+    except (PersistenceError, OSError) as error:
+        raise UserError(f"cannot open the database {into}: {error}") from None
+    try:
+        with progress_bar("copying events", s.app.event_table.count(until=position)) as step:
+            report = replay_into(s, target, position, progress=step)
+    finally:
+        target.close()
+    when = f", recorded by {report.until_time}" if report.until_time else ""
+    click.echo(f"replayed {report.events} events up to position {report.until}{when} "
+               f"into {parse_database(into).redacted()}")
+    for name, digest in report.digests.items():
+        click.echo(f"{name:<12} {digest[:16]}")
+    for check, equal in report.equal.items():
+        same = "equal" if equal else "DIFFERENT"
+        click.echo(f"{check:<31} {same} to this registry as of position {report.until}")
+    if not report.faithful:
+        raise UserError("the replayed read models differ from this registry's as of "
+                        f"position {report.until}")
+
+
 @main.command()
+@click.option("--as-of", "as_of", type=MOMENT, default=None, help=AS_OF_HELP)
 @click.pass_context
-def status(ctx: click.Context) -> None:
-    """Event count, last position and each read model's lag."""
+def status(ctx: click.Context, as_of: Moment | None) -> None:
+    """Event count, last position and each read model's lag (and, --as-of a past point,
+    what the registry held then)."""
     with services(ctx) as s:
         head = s.app.recorder.max_notification_id() or 0
         click.echo(f"database        {s.database.redacted()}")
-        click.echo(f"events          {s.app.event_table.count()}")
-        click.echo(f"last position   {head}")
+        if as_of is not None:
+            s.follower.catch_up()
+            position = s.queries.answered_as_of(s.queries.resolve(as_of))
+            counts = s.queries.counts(as_of=position)
+            recorded = s.queries.clock.time_at(position)
+            click.echo(f"as of           position {position} " + (
+                f"(recorded by {recorded})" if recorded else "(the empty registry)"))
+            click.echo(f"events          {s.app.event_table.count(until=position)}")
+            click.echo(f"last position   {position}")
+            for name, count in counts.items():
+                click.echo(f"{name:<15} {count}")
+        else:
+            click.echo(f"events          {s.app.event_table.count()}")
+            click.echo(f"last position   {head}")
         for name, lag in s.follower.lag().items():
             click.echo(f"lag {name:<11} {lag}")
 
@@ -412,24 +486,99 @@ def plugins(ctx: click.Context, as_json: bool) -> None:
 @main.command()
 @click.argument("reference")
 @click.option("--on", "on", type=click.DateTime(["%Y-%m-%d"]), default=None,
-              help="judge as of this date (default: today)")
+              help="judge as of this date (valid time; default: today)")
+@click.option("--as-of", "as_of", type=MOMENT, default=None, help=AS_OF_HELP)
 @click.pass_context
-def compliance(ctx: click.Context, reference: str, on: Any) -> None:
-    """Each obligation of an agreement: met, due, overdue or not applicable on a date."""
+def compliance(ctx: click.Context, reference: str, on: Any, as_of: Moment | None) -> None:
+    """Each obligation of an agreement: met, due, overdue or not applicable on a date,
+    as the registry showed it then (--as-of) or now."""
     from registry.rules import today_utc
 
     with services(ctx) as s:
         s.follower.catch_up()
         day = on.date() if on else today_utc()
-        report = s.queries.compliance(reference, on=day)
+        report = s.queries.compliance(reference, on=day, as_of=s.queries.resolve(as_of))
         if report is None:
-            raise UserError(f"no agreement {reference}")
+            raise UserError(f"no agreement {reference}" + _as_of_note(s, as_of))
         summary = ", ".join(f"{n} {status}" for status, n in report["summary"].items())
-        click.echo(f"{reference} on {day}: {summary}")
+        click.echo(f"{reference} on {day}{_as_of_note(s, as_of)}: {summary}")
         for o in report["obligations"]:
             evidence = f"  evidence: {', '.join(o['evidence'])}" if o["evidence"] else ""
             click.echo(f"  {o['status']:<15} {o['commitment']:<40} {o['start']}..{o['due_on']}"
                        f"{evidence}")
+
+
+def _as_of_note(s: Services, as_of: Moment | None) -> str:
+    if as_of is None:
+        return ""
+    return f" as of position {s.queries.answered_as_of(s.queries.resolve(as_of))}"
+
+
+@main.command()
+@click.option("--partner", default=None, help="a partner took part")
+@click.option("--counterpart", default=None, help="a partner took part, not as reporter")
+@click.option("--country", default=None, help="ISO 3166 code, e.g. UA")
+@click.option("--kind", default=None)
+@click.option("--theme", default=None)
+@click.option("--mechanism", default=None)
+@click.option("--agreement", default=None, help="under this agreement (reference)")
+@click.option("--occurred-from", type=click.DateTime(["%Y-%m-%d"]), default=None,
+              help="occurred on or after this date (valid time)")
+@click.option("--occurred-to", type=click.DateTime(["%Y-%m-%d"]), default=None,
+              help="occurred on or before this date (valid time)")
+@click.option("--include-retracted/--live-only", default=True, show_default=True)
+@click.option("--as-of", "as_of", type=MOMENT, default=None, help=AS_OF_HELP)
+@click.option("--limit", default=100, show_default=True, type=click.IntRange(1, 1_000_000))
+@click.option("--json", "as_json", is_flag=True, help="print a JSON array")
+@click.pass_context
+def actions(ctx: click.Context, as_of: Moment | None, limit: int, as_json: bool,
+            occurred_from: Any, occurred_to: Any, **where: Any) -> None:
+    """Actions, filtered as the API filters them, in the order they occurred."""
+    days = {"occurred_from": occurred_from.date() if occurred_from else None,
+            "occurred_to": occurred_to.date() if occurred_to else None}
+    with services(ctx) as s:
+        s.follower.catch_up()
+        position = s.queries.resolve(as_of)
+        items, cursor = [], None
+        while len(items) < limit:
+            page = s.queries.actions(ActionFilter(**where, **days), as_of=position,
+                                     limit=min(500, limit - len(items)), cursor=cursor)
+            items += page.items
+            cursor = page.next_cursor
+            if cursor is None:
+                break
+        if as_json:
+            click.echo(json.dumps(items, indent=2))
+            return
+        for a in items:
+            click.echo(f"{a['occurred_on']['start']}  {a['id']}  {a['status']:<9} "
+                       f"{a['kind']:<24} {a['reporting_partner']:<12} "
+                       f"{','.join(a['countries']) or '-':<8} {a['summary'][:60]}")
+        more = " (more: raise --limit)" if cursor else ""
+        click.echo(f"{len(items)} actions as of position "
+                   f"{s.queries.answered_as_of(position)}{more}")
+
+
+@main.command()
+@click.option("--partner", default=None, help="agreements this partner is a party to")
+@click.option("--as-of", "as_of", type=MOMENT, default=None, help=AS_OF_HELP)
+@click.option("--json", "as_json", is_flag=True, help="print a JSON array")
+@click.pass_context
+def agreements(ctx: click.Context, partner: str | None, as_of: Moment | None,
+               as_json: bool) -> None:
+    """Agreements with their parties, status and text version."""
+    with services(ctx) as s:
+        s.follower.catch_up()
+        position = s.queries.resolve(as_of)
+        found = s.queries.agreements(partner=partner, as_of=position)
+        if as_json:
+            click.echo(json.dumps(found, indent=2))
+            return
+        for a in found:
+            click.echo(f"{a['signed_on']}  {a['id']:<28} {a['status']:<10} "
+                       f"text v{a['text_version']}  {', '.join(a['parties'])}  {a['title']}")
+        click.echo(f"{len(found)} agreements as of position "
+                   f"{s.queries.answered_as_of(position)}")
 
 
 @main.group()
@@ -456,3 +605,48 @@ def audit_rules_cmd(ctx: click.Context) -> None:
             for rule, severity, field in drift.no_longer:
                 click.echo(f"  - {severity} {rule} on {field} (found then, not today)")
         click.echo(f"{drifts} recorded events would be judged differently today")
+
+
+@audit.command("diff")
+@click.argument("start", metavar="A", type=MOMENT)
+@click.argument("end", metavar="B", type=MOMENT)
+@click.option("--json", "as_json", is_flag=True, help="print JSON")
+@click.pass_context
+def audit_diff_cmd(ctx: click.Context, start: Moment, end: Moment, as_json: bool) -> None:
+    """What changed between A and B (positions or recorded times, A <= B): the events
+    recorded in (A, B], and per read model the subjects added, changed and retracted."""
+    from registry.timetravel import diff, resolve
+
+    with services(ctx) as s:
+        s.follower.catch_up()
+        result = diff(s, resolve(s, start, "A"), resolve(s, end, "B"))
+        if as_json:
+            click.echo(json.dumps(result.as_dict(), indent=2, default=str))
+            return
+        click.echo(f"from position {result.start} ({result.start_time or 'empty registry'}) "
+                   f"to position {result.end} ({result.end_time or 'empty registry'})")
+        click.echo(f"{len(result.events)} events recorded in between")
+        for e in result.events:
+            click.echo(f"  {e.position:>8}  {e.recorded_at or '-':<32} {e.type:<26} "
+                       f"{e.aggregate} v{e.version}")
+        for name, changes in result.read_models.items():
+            counts = ", ".join(f"{n} {kind}" for kind, n in result.counts(name).items())
+            click.echo(f"{name}: {counts}")
+            for change in changes:
+                click.echo(f"  {_change_line(change)}")
+
+
+def _change_line(change: Any) -> str:
+    mark = {"added": "+", "changed": "~", "retracted": "-"}[change.change]
+    subject = "/".join(str(v) for v in change.subject.values())
+    then, now = change.before, change.after
+    detail = (f"{_version(then)} -> {_version(now)}" if then and now
+              else _version(now or then))
+    return f"{mark} {change.change:<9} {change.table} {subject}  {detail}"
+
+
+def _version(shown: dict[str, Any]) -> str:
+    return "(" + ", ".join(f"{k} {v}" for k, v in shown.items() if v is not None) + ")"
+
+
+from registry import audit_cli  # noqa: E402,F401  (registers the audit commands)
