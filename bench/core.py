@@ -139,6 +139,8 @@ class Store(Protocol):
 
     def fresh(self, label: str) -> str: ...
 
+    def discard(self, url: str) -> None: ...
+
     def close(self) -> None: ...
 
 
@@ -157,6 +159,12 @@ class SqliteStore:
         url = f"sqlite:///{Path(self._dir.name) / f'{label}-{self._count}.db'}"
         self.last[label] = url
         return url
+
+    def discard(self, url: str) -> None:
+        """Remove one database before the end (big stores fill the disk)."""
+        path = Path(url.removeprefix("sqlite:///"))
+        for suffix in ("", "-wal", "-shm"):
+            path.with_name(path.name + suffix).unlink(missing_ok=True)
 
     def close(self) -> None:
         self._dir.cleanup()
@@ -180,6 +188,12 @@ class PostgresStore:
         url = f"{self._url}{'&' if '?' in self._url else '?'}schema={schema}"
         self.last[label] = url
         return url
+
+    def discard(self, url: str) -> None:
+        """Drop one schema before the end (big stores fill the disk)."""
+        schema = url.rsplit("schema=", 1)[1]
+        self._conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE")
+                           .format(sql.Identifier(schema)))
 
     def close(self) -> None:
         for schema in self._schemas:

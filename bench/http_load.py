@@ -53,7 +53,7 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from http.client import HTTPConnection, HTTPException
@@ -624,10 +624,22 @@ def measure(args: argparse.Namespace, store: Store) -> dict[str, Any]:
     tmp = Path(store.dir.name)
     reg_url, raw_url = store.fresh("registry"), store.fresh("baseline")
     token, demo_actions = prepare_registry(reg_url)
+    return measure_servers(args, tmp, (reg_url, raw_url), token, store.kind,
+                           lambda registry, baseline: settle(registry, baseline, demo_actions))
+
+
+Settle = Callable[[Target, Target], dict[str, Any]]
+
+
+def measure_servers(args: argparse.Namespace, tmp: Path, urls: tuple[str, str], token: str,
+                    kind: str, settle_reads: Settle) -> dict[str, Any]:
+    """Serve the registry store and the baseline store (`urls`), then load both with every
+    phase; `settle_reads` readies both read models before reads (bench/scale.py brings its
+    own, for stores that already hold a history)."""
     servers: list[Server] = []
     try:
-        servers.append(start_registry(reg_url, args, tmp))
-        servers.append(start_baseline(raw_url, args, tmp))
+        servers.append(start_registry(urls[0], args, tmp))
+        servers.append(start_baseline(urls[1], args, tmp))
         for server in servers:
             server.wait_ready()
         registry = Target("registry", servers[0].port, token)
@@ -635,7 +647,7 @@ def measure(args: argparse.Namespace, store: Store) -> dict[str, Any]:
         # warm-up (not counted): every route, on both sides, with the same load
         for target in (registry, baseline):
             run_load(target, "write", args, args.warmup, seed=1)
-        settle(registry, baseline, demo_actions)
+        settle_reads(registry, baseline)
         for target in (registry, baseline):
             for phase in ("list", "get"):
                 run_load(target, phase, args, args.warmup, seed=2)
@@ -646,14 +658,14 @@ def measure(args: argparse.Namespace, store: Store) -> dict[str, Any]:
             order = (registry, baseline) if repeat % 2 == 0 else (baseline, registry)
             for phase in PHASES:
                 if phase == "list":
-                    settles.append(settle(registry, baseline, demo_actions))
+                    settles.append(settle_reads(registry, baseline))
                 for target in order:
                     seed = 100 + 10 * repeat + list(PHASES).index(phase)
                     runs[phase][target.name].append(
                         run_load(target, phase, args, args.seconds, seed))
         for server in servers:
             check_log(server)
-        return {"phases": {p: compare(p, r["registry"], r["baseline"], store.kind)
+        return {"phases": {p: compare(p, r["registry"], r["baseline"], kind)
                            for p, r in runs.items()},
                 "before_reads": settles,
                 "actions_written": {"registry": len(registry.written),

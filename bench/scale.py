@@ -1,0 +1,613 @@
+"""Scale benchmark: the registry at 10k, 100k and 1M events, side by side with raw
+eventsourcing, on SQLite and PostgreSQL.
+
+For each store one registry database grows through the sizes asked for, fed a realistic
+history (bench/history.py) through `Registry.execute_batch` with every built-in plugin on,
+its read models following batch by batch as the API's workers do; a raw eventsourcing
+store grows alongside with as many events. At each size:
+
+- writes:   execute_batch and the follower's catch-up during the growth, against raw
+            `app.save(*aggregates)` of the same number of events; a sample of single
+            `Registry.execute` calls against single raw saves (alternating rounds);
+- import:   NDJSON export of the whole history, and `registry.io.import_events` of it
+            into an empty store;
+- replay:   `Follower.rebuild()` against decoding every notification, each in a fresh
+            child process that reports its own peak RSS;
+- reads:    p50/p99 of representative queries in-process (filters, one action, who did
+            what where, as of a past position);
+- proofs:   inclusion and consistency proofs of the transparency log;
+- verify:   `coopreg verify` and `coopreg audit verify` when this checkout has them;
+
+then HTTP reads and writes under gunicorn at the largest size (bench/http_load.py's
+machinery, against its bare Flask baseline on the raw store). Results go to
+bench/results/scale.json, scale.md and scale.png.
+
+    python bench/scale.py --profile ci                 # 2k events, SQLite, < 1 minute
+    python bench/scale.py --sizes 10000,100000,1000000 --db sqlite
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+if str(ROOT) not in sys.path:  # `python bench/scale.py` puts bench/, not the root, on the path
+    sys.path.insert(0, str(ROOT))
+
+import argparse
+import gc
+import json
+import os
+import platform
+import random
+import resource
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from functools import partial
+from importlib.metadata import version
+from typing import Any
+
+import http_load
+import psycopg
+import scale_report
+from baseline import RawAction, RawApp
+from core import PostgresStore, SqliteStore, Store, decode_all, raw_payload
+from history import KINDS, PARTNERS, THEMES, History
+
+from registry.application import Registry
+from registry.bootstrap import Services, open_registry
+from registry.commands import Command, ReportAction
+from registry.config import parse_database
+from registry.io import export_events, import_events
+from registry.projections import ActionFilter, Ledger
+from registry.schemas import load_command
+
+PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
+RESULTS = ROOT / "bench" / "results"
+PROFILES: dict[str, dict[str, Any]] = {
+    "ci": {"sizes": "2000", "db": "sqlite", "single": 200, "read_repeats": 40,
+           "proof_repeats": 100, "http_seconds": 1.0, "http_warmup": 0.25,
+           "http_repeats": 1},
+    "full": {"sizes": "10000,100000,1000000", "db": "sqlite", "single": 2000,
+             "read_repeats": 300, "proof_repeats": 500, "http_seconds": 5.0,
+             "http_warmup": 1.0, "http_repeats": 2},
+}
+READ_COUNTRIES = ("UA", "GE", "FR", "KE", "BR", "PL", "US", "AM")
+
+
+def log(message: str) -> None:
+    print(f"[{datetime.now():%H:%M:%S}] {message}", flush=True)
+
+
+def percentiles(seconds: list[float]) -> dict[str, float]:
+    ordered = sorted(seconds)
+    return {"p50_ms": http_load.percentile(ordered, 0.5) * 1e3,
+            "p99_ms": http_load.percentile(ordered, 0.99) * 1e3,
+            "mean_ms": sum(ordered) / len(ordered) * 1e3, "n": len(ordered)}
+
+
+# -- growing the history ----------------------------------------------------------------
+
+
+@dataclass
+class Clock:
+    """Seconds spent per activity, and the events they covered."""
+
+    seconds: dict[str, float] = field(default_factory=dict)
+    events: int = 0
+
+    def add(self, what: str, started: float) -> None:
+        self.seconds[what] = self.seconds.get(what, 0.0) + time.perf_counter() - started
+
+    def rate(self, what: str) -> float:
+        spent = self.seconds.get(what, 0.0)
+        return self.events / spent if spent else 0.0
+
+
+class Growth:
+    """One registry store and one raw store, grown together through the sizes."""
+
+    def __init__(self, store: Store, args: argparse.Namespace) -> None:
+        self.store, self.args = store, args
+        self.registry_url, self.raw_url = store.fresh("registry"), store.fresh("raw")
+        self.services: Services = open_registry(self.registry_url)
+        self.raw = RawApp(parse_database(self.raw_url).env)  # the registry's store settings
+        self.history = History(args.seed)
+        self.events = 0  # recorded by the history (the sample writes come on top)
+        self.single_written = 0  # the single-write samples, on top of the history
+        # the raw side's payload: the latest report's (to begin with, one like it)
+        self.last_report = raw_payload(load_command(History(args.seed + 1).reports("ohchr", 1)[0]))
+
+    def close(self) -> None:
+        self.services.close()
+        self.raw.close()
+
+    def head(self) -> int:
+        return self.services.app.recorder.max_notification_id() or 0
+
+    def grow(self, target: int) -> Clock:
+        clock = Clock()
+        started, reported = time.perf_counter(), self.events
+        while self.events < target:
+            by, documents = self.history.batch(min(self.args.batch_size, target - self.events))
+            self.record(by, documents, clock)
+            if self.events - reported >= self.args.log_every:
+                reported = self.events
+                log(f"  {self.events:,} events ({clock.rate('execute_batch'):,.0f}/s "
+                    f"execute_batch, {clock.rate('catch_up'):,.0f}/s catch-up, "
+                    f"{time.perf_counter() - started:,.0f} s)")
+        return clock
+
+    def record(self, by: str, documents: list[dict[str, Any]], clock: Clock) -> None:
+        start = time.perf_counter()
+        commands = [load_command(d) for d in documents]
+        clock.add("parse", start)
+        start = time.perf_counter()
+        receipts = self.services.app.execute_batch(commands, by=by)
+        clock.add("execute_batch", start)
+        self.history.recorded(receipts)
+        if self.args.follow:
+            start = time.perf_counter()
+            self.services.follower.catch_up()
+            clock.add("catch_up", start)
+        payloads = self.raw_payloads(commands)
+        start = time.perf_counter()
+        self.raw.save(*[RawAction(**p) for p in payloads])
+        clock.add("raw_save", start)
+        self.events += len(commands)
+        clock.events += len(commands)
+
+    def raw_payloads(self, commands: list[Command]) -> list[dict[str, Any]]:
+        """One raw event per registry event, each as big as a report (corrections and
+        answers are smaller in the registry, so this baseline is not the easier side)."""
+        payloads = []
+        for command in commands:
+            if isinstance(command, ReportAction):
+                self.last_report = raw_payload(command)
+            payloads.append(self.last_report)
+        return payloads
+
+
+def check_events(found: int, expected: int, what: str) -> None:
+    if found != expected:
+        raise RuntimeError(f"{what}: {found} events, expected {expected}")
+
+
+# -- single writes ----------------------------------------------------------------------
+
+
+def single_writes(growth: Growth, count: int, rounds: int = 4) -> dict[str, Any]:
+    """`count` reports, one `Registry.execute` each, against one raw `app.save` each into
+    the raw store of the same size; in rounds that alternate which side goes first."""
+    per_round = max(1, count // rounds)
+    seconds = {"registry": 0.0, "raw": 0.0}
+    written = 0
+    for round_ in range(rounds):
+        partner = list(PARTNERS)[round_ % len(PARTNERS)]
+        documents = growth.history.reports(partner, per_round)
+        commands = [load_command(d) for d in documents]
+        payloads = [raw_payload(c) for c in commands]
+        sides: list[tuple[str, Callable[[], Any]]] = [
+            ("registry", partial(_execute_each, growth, commands, f"partner:{partner}")),
+            ("raw", partial(_save_each, growth.raw, payloads))]
+        for name, run in sides if round_ % 2 == 0 else reversed(sides):
+            gc.collect()
+            start = time.perf_counter()
+            run()
+            seconds[name] += time.perf_counter() - start
+        written += per_round
+    registry, raw = written / seconds["registry"], written / seconds["raw"]
+    return {"events": written, "rounds": rounds, "registry_per_s": registry,
+            "raw_per_s": raw, "ratio": registry / raw}
+
+
+def _execute_each(growth: Growth, commands: list[Command], by: str) -> None:
+    receipts = [growth.services.app.execute(c, by=by) for c in commands]
+    growth.history.recorded(receipts)
+
+
+def _save_each(raw: RawApp, payloads: list[dict[str, Any]]) -> None:
+    for payload in payloads:
+        raw.save(RawAction(**payload))
+
+
+# -- replay, in child processes ------------------------------------------------------------
+
+
+def child_main(kind: str, url: str) -> int:
+    """`--child replay|decode --url URL`: one measurement in this fresh process; prints
+    JSON with the time and this process's peak RSS (ru_maxrss, RUSAGE_SELF)."""
+    started_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    if kind == "replay":
+        services = open_registry(url)
+        ready_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        start = time.perf_counter()
+        events = services.follower.rebuild()
+        seconds = time.perf_counter() - start
+        services.close()
+    else:
+        app = Registry(parse_database(url).env)  # no read models: recorder and mapper only
+        ready_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        start = time.perf_counter()
+        events = decode_all(app)
+        seconds = time.perf_counter() - start
+        app.close()
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(json.dumps({"events": events, "seconds": seconds, "per_s": events / seconds,
+                      "rss_mb": {"after_imports": started_rss / 1024, "ready": ready_rss / 1024,
+                                 "peak": peak / 1024}}))
+    return 0
+
+
+def in_child(kind: str, url: str) -> dict[str, Any]:
+    done = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--child", kind,
+                           "--url", url], cwd=ROOT, capture_output=True, text=True,
+                          check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"child {kind} failed: {done.stderr.strip()[-3000:]}")
+    return dict(json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+def replay(url: str, head: int) -> dict[str, Any]:
+    """Raw decode, registry rebuild, raw decode again (the best decode counts: both sides
+    then had the chance of a warm page cache)."""
+    decodes = [in_child("decode", url)]
+    rebuilt = in_child("replay", url)
+    decodes.append(in_child("decode", url))
+    for measured in (*decodes, rebuilt):
+        check_events(measured["events"], head, "replay")
+    raw = max(decodes, key=lambda d: d["per_s"])
+    return {"registry": rebuilt, "raw_decode": raw, "raw_decode_runs": decodes,
+            "ratio": rebuilt["per_s"] / raw["per_s"],
+            "rss_method": "peak RSS of a fresh child process: ru_maxrss of RUSAGE_SELF, read "
+                          "by the child after the measurement (imports included; 'ready' is "
+                          "the peak before the measurement began)"}
+
+
+# -- reads and proofs ---------------------------------------------------------------------
+
+Prepared = Callable[[random.Random], Callable[[], Any]]
+
+
+def read_queries(services: Services, ids: list[str], mid: int) -> dict[str, Prepared]:
+    """Representative reads; parameters are drawn before the clock starts."""
+    q = services.queries
+    partners, kinds = list(PARTNERS), list(KINDS)[:12]
+    return {
+        "actions country=UA (20)": lambda r: partial(
+            q.actions, ActionFilter(country="UA"), limit=20),
+        "actions partner+kind (20)": lambda r: partial(
+            q.actions, ActionFilter(partner=r.choice(partners), kind=r.choice(kinds)), limit=20),
+        "actions theme, in 2016 (20)": lambda r: partial(
+            q.actions, ActionFilter(theme=r.choice(THEMES), occurred_from=date(2016, 1, 1),
+                                    occurred_to=date(2016, 12, 31)), limit=20),
+        "action by id": lambda r: partial(q.action, r.choice(ids)),
+        "who did what where (country)": lambda r: partial(
+            q.who_did_what_where, country=r.choice(READ_COUNTRIES)),
+        "as-of actions country (20)": lambda r: partial(
+            q.actions, ActionFilter(country=r.choice(READ_COUNTRIES)), as_of=mid, limit=20),
+        "as-of action by id": lambda r: partial(q.action, r.choice(ids), as_of=mid),
+    }
+
+
+def latency(prepare: Prepared, repeats: int, rng: random.Random) -> dict[str, float]:
+    for _ in range(max(3, repeats // 20)):  # warm caches, unmeasured
+        prepare(rng)()
+    seconds = []
+    for _ in range(repeats):
+        call = prepare(rng)
+        start = time.perf_counter()
+        call()
+        seconds.append(time.perf_counter() - start)
+    return percentiles(seconds)
+
+
+def reads(growth: Growth, repeats: int, seed: int) -> dict[str, Any]:
+    head = growth.head()
+    queries = read_queries(growth.services, growth.history.sample, head // 2)
+    rng = random.Random(seed)
+    return {"as_of_position": head // 2,
+            "queries": {name: latency(prepare, repeats, rng) for name, prepare in queries.items()}}
+
+
+def proofs(growth: Growth, repeats: int, seed: int) -> dict[str, Any]:
+    """Inclusion proofs (a leaf in a tree of a random size) and consistency proofs
+    (between two random sizes), over the ledger read model."""
+    ledger = Ledger(growth.services.queries.sql)
+    size = ledger.size()
+    if size < 2:
+        return {"tree_size": size, "skipped": "fewer than two leaves"}
+    rng = random.Random(seed)
+
+    def inclusion(r: random.Random) -> Callable[[], Any]:
+        n = r.randint(1, size)
+        return partial(ledger.inclusion, r.randrange(n), n)
+
+    def consistency(r: random.Random) -> Callable[[], Any]:
+        m = r.randint(1, size - 1)
+        return partial(ledger.consistency, m, r.randint(m + 1, size))
+
+    return {"tree_size": size, "inclusion": latency(inclusion, repeats, rng),
+            "consistency": latency(consistency, repeats, rng)}
+
+
+# -- export, import, verify -------------------------------------------------------------------
+
+
+def export_import(growth: Growth, folder: Path) -> tuple[dict[str, Any], Path]:
+    """Export the whole history as NDJSON, then import it into an empty store."""
+    head = growth.head()
+    path = folder / "export.ndjson"
+    start = time.perf_counter()
+    with path.open("w", encoding="utf-8") as out:
+        exported = export_events(growth.services.app.recorder, out)
+    export_s = time.perf_counter() - start
+    check_events(exported, head, "export")
+    url = growth.store.fresh("import")
+    target = Registry(parse_database(url).env)
+    try:
+        start = time.perf_counter()
+        with path.open(encoding="utf-8") as lines:
+            report = import_events(target.recorder, target.mapper, lines)
+        import_s = time.perf_counter() - start
+        check_events(target.recorder.max_notification_id() or 0, head, "import")
+    finally:
+        target.close()
+        growth.store.discard(url)
+    return {"events": head, "bytes": path.stat().st_size,
+            "export_per_s": head / export_s, "import_per_s": report.events / import_s,
+            "import_renumbered": report.renumbered}, path
+
+
+def cli_commands(*group: str) -> set[str]:
+    """The subcommands `coopreg [group] --help` lists."""
+    done = subprocess.run([sys.executable, "-m", "registry", *group, "--help"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120, check=False)
+    lines = done.stdout.split("Commands:", 1)[-1].splitlines() if "Commands:" in done.stdout \
+        else []
+    return {line.split()[0] for line in lines if line.startswith("  ") and line.split()}
+
+
+def timed_cli(words: list[str], events: int) -> dict[str, Any]:
+    start = time.perf_counter()
+    done = subprocess.run([sys.executable, "-m", "registry", *words], cwd=ROOT,
+                          capture_output=True, text=True, timeout=3600, check=False)
+    seconds = time.perf_counter() - start
+    return {"available": True, "command": " ".join(["coopreg", *words]),
+            "exit_status": done.returncode, "seconds": seconds, "per_s": events / seconds,
+            "output_tail": (done.stdout + done.stderr).strip()[-500:]}
+
+
+def public_key_file(url: str, folder: Path) -> Path | None:
+    """The log's public key as `coopreg init` prints it (`log public key (vkey): ...`)."""
+    done = subprocess.run([sys.executable, "-m", "registry", "--db", url, "init"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=600, check=False)
+    marker = "log public key (vkey):"
+    for line in done.stdout.splitlines():
+        if marker in line:
+            path = folder / "log.vkey"
+            path.write_text(line.split(marker, 1)[1].strip() + "\n")
+            return path
+    return None
+
+
+def measure_verify(url: str, export_path: Path) -> dict[str, Any]:
+    """Full verification, live (`coopreg --db URL verify`) and offline (`coopreg audit
+    verify --export FILE --public-key KEY`), each timed as a subprocess over every event
+    of the store; "not available" when this checkout lacks the command (the process
+    start-up, about a second, is inside the figure)."""
+    events = sum(1 for _ in export_path.open(encoding="utf-8")) - 1  # less the header
+    results: dict[str, Any] = {"events": events}
+    if "verify" in cli_commands():
+        results["live"] = timed_cli(["--db", url, "verify"], events)
+    else:
+        results["live"] = {"available": False, "why": "no `coopreg verify` in this checkout"}
+    if "verify" not in cli_commands("audit"):
+        results["offline"] = {"available": False,
+                              "why": "no `coopreg audit verify` in this checkout"}
+        return results
+    key = public_key_file(url, export_path.parent)
+    if key is None:
+        results["offline"] = {"available": False,
+                              "why": "`coopreg init` printed no log public key"}
+        return results
+    results["offline"] = timed_cli(["audit", "verify", "--export", str(export_path),
+                                    "--public-key", str(key)], events)
+    return results
+
+
+# -- HTTP at the largest size -------------------------------------------------------------------
+
+
+def http_phase(growth: Growth, args: argparse.Namespace, kind: str) -> dict[str, Any]:
+    """bench/http_load.py's phases against this store: the registry serving the grown
+    history, the bare Flask baseline serving the raw store of the same size."""
+    load = argparse.Namespace(seconds=args.http_seconds, requests=50_000, concurrency=8,
+                              clients=2, workers=2, threads=4, warmup=args.http_warmup,
+                              repeats=args.http_repeats)
+    token = http_load.cli(growth.registry_url, "token", "issue", "--role", "partner",
+                          "--partner", "ohchr", "--label", "bench-scale").strip().splitlines()[-1]
+    actions = growth.history.actions
+    with tempfile.TemporaryDirectory(prefix="coopreg-scale-http-") as tmp:
+        figures = http_load.measure_servers(
+            load, Path(tmp), (growth.registry_url, growth.raw_url), token, kind,
+            lambda registry, baseline: settle_everything(registry, baseline, actions))
+    figures["settings"] = {k: getattr(load, k) for k in vars(load)}
+    return figures
+
+
+def settle_everything(registry: http_load.Target, baseline: http_load.Target,
+                      actions: int, timeout: float = 900.0) -> dict[str, Any]:
+    """Before reads: the baseline's row table holds every raw event (one row each, so it is
+    at least as big as the registry's read model), filled in steps that each stay well
+    inside the client's timeout; the registry's workers include its latest write."""
+    if not registry.written or not baseline.written:
+        raise RuntimeError("no write succeeded on one side: nothing to read")
+    started, upto, step = time.monotonic(), 0, 50_000
+    while True:
+        upto += step
+        status, body = http_load.request(baseline, "POST", f"/_project?upto={upto}")
+        if status != 200:
+            raise RuntimeError(f"baseline projection failed: {status} {body[:200]!r}")
+        baseline.rows = json.loads(body)["rows"]
+        if baseline.rows < upto:
+            break
+    baseline.readable = [i for _, i in baseline.written]
+    registry.readable = [i for _, i in registry.written]
+    registry.rows = actions + len(registry.written)
+    head = max(registry.written)
+    while http_load.request(registry, "GET", f"/v1/actions/{head[1]}")[0] != 200:
+        if time.monotonic() - started > timeout:
+            raise RuntimeError(f"registry read models did not reach {head[0]} in time")
+        time.sleep(0.05)
+    return {"registry_rows": registry.rows, "baseline_rows": baseline.rows,
+            "settle_s": time.monotonic() - started}
+
+
+# -- one store, every size ------------------------------------------------------------------
+
+
+def measure_size(growth: Growth, size: int, args: argparse.Namespace,
+                 folder: Path) -> dict[str, Any]:
+    log(f"[{growth.store.name}] growing to {size:,} events")
+    clock = growth.grow(size)
+    head = growth.head()
+    check_events(head, growth.events + growth.single_written, "growth")
+    out: dict[str, Any] = {"size": size, "events_in_store": head,
+                           "actions": growth.history.actions,
+                           "growth": growth_figures(clock, head)}
+    log(f"[{growth.store.name}] {size:,}: replay")
+    out["replay"] = replay(growth.registry_url, head)
+    log(f"[{growth.store.name}] {size:,}: reads and proofs")
+    out["reads"] = reads(growth, args.read_repeats, args.seed + size)
+    out["proofs"] = proofs(growth, args.proof_repeats, args.seed + size)
+    log(f"[{growth.store.name}] {size:,}: export, verify, import")
+    out["export_import"], export_path = export_import(growth, folder)
+    out["verify"] = measure_verify(growth.registry_url, export_path)
+    export_path.unlink()
+    log(f"[{growth.store.name}] {size:,}: single writes")
+    out["single_writes"] = single_writes(growth, args.single)
+    growth.single_written += out["single_writes"]["events"]
+    return out
+
+
+def growth_figures(clock: Clock, head: int) -> dict[str, Any]:
+    rates = {what: clock.rate(what) for what in clock.seconds}
+    return {"events": clock.events, "seconds": clock.seconds, "per_s": rates,
+            "ratio_execute_batch_to_raw_save": (rates["execute_batch"] / rates["raw_save"]
+                                                if rates.get("raw_save") else None),
+            "events_in_store": head}
+
+
+def run_store(name: str, args: argparse.Namespace) -> dict[str, Any]:
+    try:
+        store: Store = SqliteStore() if name == "sqlite" else PostgresStore(args.pg_url)
+    except psycopg.OperationalError as error:
+        return {"skipped": "PostgreSQL not reachable: " + " ".join(str(error).split())}
+    growth: Growth | None = None
+    started = time.monotonic()
+    try:
+        growth = Growth(store, args)
+        sizes = {}
+        with tempfile.TemporaryDirectory(prefix="coopreg-scale-") as folder:
+            for size in args.sizes:
+                sizes[str(size)] = measure_size(growth, size, args, Path(folder))
+        result: dict[str, Any] = {"sizes": sizes}
+        if args.http:
+            head = growth.head()
+            log(f"[{name}] HTTP at {head:,} events")
+            result["http"] = {**http_phase(growth, args, name), "events_in_store": head}
+        result["seconds"] = time.monotonic() - started
+        return result
+    finally:
+        if growth is not None:
+            growth.close()
+        store.close()
+
+
+# -- command line -----------------------------------------------------------------------------
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--profile", choices=sorted(PROFILES), default="full",
+                        help="defaults for everything below (ci: 2k events, SQLite)")
+    parser.add_argument("--sizes", help="history sizes in events, comma-separated")
+    parser.add_argument("--db", choices=("sqlite", "postgres", "both"))
+    parser.add_argument("--single", type=int, help="single writes sampled per size")
+    parser.add_argument("--read-repeats", type=int, help="timed calls per read query")
+    parser.add_argument("--proof-repeats", type=int, help="timed proofs of each kind")
+    parser.add_argument("--http-seconds", type=float, help="per HTTP run")
+    parser.add_argument("--http-warmup", type=float)
+    parser.add_argument("--http-repeats", type=int)
+    parser.add_argument("--no-http", dest="http", action="store_false")
+    parser.add_argument("--no-follow", dest="follow", action="store_false",
+                        help="do not catch the read models up during the growth (replay "
+                             "then builds them)")
+    parser.add_argument("--batch-size", type=int, default=500, help="commands per batch")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--log-every", type=int, default=50_000, help="progress lines")
+    parser.add_argument("--pg-url", default=os.environ.get("COOPREG_BENCH_PG", PG_URL))
+    parser.add_argument("--out", type=Path, default=RESULTS,
+                        help="folder of scale.json, scale.md and scale.png")
+    parser.add_argument("--child", choices=("replay", "decode"), help=argparse.SUPPRESS)
+    parser.add_argument("--url", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    for key, value in PROFILES[args.profile].items():
+        if getattr(args, key) is None:
+            setattr(args, key, value)
+    args.sizes = sorted({int(s.replace("_", "")) for s in str(args.sizes).split(",")})
+    if min(args.sizes) < 100 or args.single < 4 or args.batch_size < 1:
+        parser.error("sizes start at 100 events; --single at 4; --batch-size at 1")
+    return args
+
+
+def results(args: argparse.Namespace, stores: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "benchmark": "scale",
+        "timestamp": datetime.now(UTC).isoformat(timespec="seconds"),
+        "python": platform.python_version(),
+        "eventsourcing": version("eventsourcing"),
+        "platform": platform.platform(),
+        "cpus": os.cpu_count(),
+        "load_average_1min_at_end": os.getloadavg()[0],
+        "profile": args.profile,
+        "sizes": args.sizes,
+        "batch_size": args.batch_size,
+        "follow_during_growth": args.follow,
+        "seed": args.seed,
+        "goals": scale_report.GOALS,
+        "stores": stores,
+    }
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.child:
+        return child_main(args.child, args.url)
+    http_load.stop_on_sigterm()
+    started = time.monotonic()
+    names = ("sqlite", "postgres") if args.db == "both" else (args.db,)
+    stores = {}
+    for name in names:
+        stores[name] = run_store(name, args)
+    output = results(args, stores)
+    output["seconds"] = time.monotonic() - started
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "scale.json").write_text(json.dumps(output, indent=2) + "\n")
+    table = scale_report.markdown(output)
+    (args.out / "scale.md").write_text(table)
+    scale_report.chart(output, args.out / "scale.png")
+    print(table)
+    log(f"results in {args.out}/scale.{{json,md,png}} ({output['seconds']:,.0f} s in all)")
+    return 0 if any("skipped" not in s for s in stores.values()) else 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
