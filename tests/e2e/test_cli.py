@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from registry.projections import PROJECTIONS
+
 
 def coopreg(*args: str, db: Path, stdin: str | None = None, check: bool = True):
     result = subprocess.run([sys.executable, "-m", "registry", "--db", f"sqlite:///{db}", *args],
@@ -37,7 +39,7 @@ def test_status_shows_events_position_and_lag(demo_db):
 
 def test_replay_equals_the_live_read_models(demo_db):
     out = coopreg("replay", db=demo_db).stdout
-    assert out.count("equal to the live read model") == 5
+    assert out.count("equal to the live read model") == len(PROJECTIONS)
 
 
 def test_export_then_import_reproduces_the_registry(demo_db, tmp_path):
