@@ -1,7 +1,9 @@
 """A realistic cooperation history for the scale benchmark, as the JSON commands partners
 would send: ten partners, the demo's two agreements from the seed documents plus eight
 illustrative ones, and a stream of actions with amendments, retractions,
-acknowledgements, disputes and now and then an agreement revision.
+acknowledgements and disputes. The agreements are registered and revised once each at the
+start (as a registry seeded with its agreements would be); `revision()` makes one more, for
+measuring what a revision costs at a given size.
 
 The stream comes in batches, each sent by one principal (a partner records, corrects and
 answers as itself; an admin revises agreements), exactly as `Registry.execute_batch`
@@ -287,7 +289,6 @@ class Pool:
 # share of the commands in a partner's batch, by command (reports fill the rest)
 MIX = {"acknowledge_action": 0.15, "amend_action": 0.08, "retract_action": 0.03,
        "dispute_action": 0.01}
-REVISION_EVERY = 30_000  # events between agreement revisions, on average
 
 
 class History:
@@ -302,22 +303,20 @@ class History:
         self.revisions = 0
         partners = [{"command": "register_partner", "partner_id": p, "name": name,
                      "kind": kind, "seat": seat} for p, (name, kind, seat, _) in PARTNERS.items()]
-        self.opening = [(ADMIN, partners), (ADMIN, agreement_commands())]
+        self.opening = [(ADMIN, partners), (ADMIN, agreement_commands()),
+                        (ADMIN, [self.revision(a) for a in self.agreements])]
         self.sample: list[str] = []  # a uniform sample of action ids, for reads
         self.actions = 0
 
     def batch(self, size: int) -> tuple[str, list[dict[str, Any]]]:
-        """The next batch: first the partners, then the agreements (an admin registers
-        them); then now and then an admin's agreement revision, else one partner's
-        reports, corrections and answers (`size` commands; the opening ones are 10 each)."""
+        """The next batch: first the partners, the agreements and a revision of each (an
+        admin records them, 10 commands a batch); then one partner's reports, corrections
+        and answers (`size` commands)."""
         if self.opening:
             by, commands = self.opening.pop(0)
             self.reported = [None] * len(commands)
             return by, commands
         self.reported = []
-        if self.rng.random() < size / REVISION_EVERY:
-            self.reported = [None]
-            return ADMIN, [self.revision()]
         partners, weights = zip(*((p, w[3]) for p, w in PARTNERS.items()), strict=True)
         partner = self.rng.choices(partners, weights)[0]
         commands = [self.command(partner) for _ in range(size)]
@@ -396,8 +395,10 @@ class History:
         return {"summary": f"Summary corrected from the mission report {note}.",
                 "themes": self.rng.sample(THEMES[:9], self.rng.randint(1, 3))}
 
-    def revision(self) -> dict[str, Any]:
-        agreement = self.rng.choice(self.agreements)
+    def revision(self, agreement: AgreementInfo | None = None) -> dict[str, Any]:
+        """An admin's revision of the agreement's summary, in force from a day after its
+        signature (the compliance read model re-derives the agreement's obligations)."""
+        agreement = agreement or self.rng.choice(self.agreements)
         self.revisions += 1
         days = (LAST_DAY - agreement.signed_on).days
         revised_on = agreement.signed_on + timedelta(days=self.rng.randrange(30, days))

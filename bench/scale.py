@@ -58,7 +58,7 @@ import psycopg
 import scale_report
 from baseline import RawAction, RawApp
 from core import PostgresStore, SqliteStore, Store, decode_all, raw_payload
-from history import KINDS, PARTNERS, THEMES, History
+from history import ADMIN, KINDS, PARTNERS, THEMES, History
 
 from registry.application import Registry
 from registry.bootstrap import Services, open_registry
@@ -120,7 +120,7 @@ class Growth:
         self.raw = RawApp(parse_database(self.raw_url).env)  # the registry's store settings
         self.history = History(args.seed)
         self.events = 0  # recorded by the history (the sample writes come on top)
-        self.single_written = 0  # the single-write samples, on top of the history
+        self.extra_events = 0  # what measurements recorded, on top of the history
         # the raw side's payload: the latest report's (to begin with, one like it)
         self.last_report = raw_payload(load_command(History(args.seed + 1).reports("ohchr", 1)[0]))
 
@@ -470,6 +470,36 @@ def settle_everything(registry: http_load.Target, baseline: http_load.Target,
             "settle_s": time.monotonic() - started}
 
 
+# -- where the write path spends its time -----------------------------------------------------
+
+
+def profile_growth(growth: Growth, args: argparse.Namespace) -> dict[str, Any]:
+    """cProfile of growing the history by `--profile-growth` more events (execute_batch,
+    catch-up, parsing and the raw side, in this thread); the top functions go to
+    scale-profile-<store>.txt next to the results."""
+    import cProfile
+    import io
+    import pstats
+
+    head = growth.head()
+    profiler = cProfile.Profile()
+    profiler.enable()
+    clock = growth.grow(growth.events + args.profile_growth)
+    profiler.disable()
+    text = io.StringIO()
+    text.write(f"cProfile of growing a {growth.store.name} registry from {head:,} events by "
+               f"{clock.events:,} (seconds under the profiler: "
+               + ", ".join(f"{k} {v:.1f}" for k, v in clock.seconds.items()) + ")\n")
+    for key in ("cumulative", "tottime"):
+        text.write(f"\nTop 40 by {key}:\n")
+        pstats.Stats(profiler, stream=text).sort_stats(key).print_stats(40)
+    args.out.mkdir(parents=True, exist_ok=True)
+    path = args.out / f"scale-profile-{growth.store.name}.txt"
+    path.write_text(text.getvalue())
+    return {"from_events": head, "events": clock.events, "seconds": clock.seconds,
+            "file": str(path)}
+
+
 # -- one store, every size ------------------------------------------------------------------
 
 
@@ -478,7 +508,7 @@ def measure_size(growth: Growth, size: int, args: argparse.Namespace,
     log(f"[{growth.store.name}] growing to {size:,} events")
     clock = growth.grow(size)
     head = growth.head()
-    check_events(head, growth.events + growth.single_written, "growth")
+    check_events(head, growth.events + growth.extra_events, "growth")
     out: dict[str, Any] = {"size": size, "events_in_store": head,
                            "actions": growth.history.actions,
                            "growth": growth_figures(clock, head)}
@@ -493,8 +523,25 @@ def measure_size(growth: Growth, size: int, args: argparse.Namespace,
     export_path.unlink()
     log(f"[{growth.store.name}] {size:,}: single writes")
     out["single_writes"] = single_writes(growth, args.single)
-    growth.single_written += out["single_writes"]["events"]
+    growth.extra_events += out["single_writes"]["events"]
+    log(f"[{growth.store.name}] {size:,}: one agreement revision")
+    out["agreement_revision"] = agreement_revision(growth)
+    growth.extra_events += 1
     return out
+
+
+def agreement_revision(growth: Growth) -> dict[str, Any]:
+    """One more agreement revision at this size: the time to record it, and the time the
+    read models take to include it (compliance re-derives the agreement's obligations and
+    matches them against the live actions)."""
+    command = load_command(growth.history.revision())
+    growth.services.follower.catch_up()  # the single writes first, not timed
+    start = time.perf_counter()
+    growth.services.app.execute(command, by=ADMIN)
+    recorded = time.perf_counter() - start
+    start = time.perf_counter()
+    growth.services.follower.catch_up()
+    return {"record_s": recorded, "project_s": time.perf_counter() - start}
 
 
 def growth_figures(clock: Clock, head: int) -> dict[str, Any]:
@@ -519,6 +566,8 @@ def run_store(name: str, args: argparse.Namespace) -> dict[str, Any]:
             for size in args.sizes:
                 sizes[str(size)] = measure_size(growth, size, args, Path(folder))
         result: dict[str, Any] = {"sizes": sizes}
+        if args.profile_growth:
+            result["growth_profile"] = profile_growth(growth, args)
         if args.http:
             head = growth.head()
             log(f"[{name}] HTTP at {head:,} events")
@@ -551,6 +600,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                         help="do not catch the read models up during the growth (replay "
                              "then builds them)")
     parser.add_argument("--batch-size", type=int, default=500, help="commands per batch")
+    parser.add_argument("--profile-growth", type=int, default=0, metavar="N",
+                        help="after the last size, cProfile growing N more events")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--log-every", type=int, default=50_000, help="progress lines")
     parser.add_argument("--pg-url", default=os.environ.get("COOPREG_BENCH_PG", PG_URL))

@@ -75,6 +75,11 @@ def _rss(s: dict[str, Any]) -> str:
     return f"{rss['peak']:,.0f} MB (opened: {rss['ready']:,.0f}), {verdict(met)}"
 
 
+def _revision(s: dict[str, Any]) -> str:
+    r = s["agreement_revision"]
+    return f"{r['record_s']:.3f} / {r['project_s']:.2f}"
+
+
 def _verify(which: str) -> Cell:
     def cell(s: dict[str, Any]) -> str:
         v = s["verify"][which]
@@ -132,6 +137,7 @@ def store_rows(sizes: list[dict[str, Any]]) -> list[tuple[str, Cell, str]]:
         ("raw notification decode", lambda s: rate(s["replay"]["raw_decode"]["per_s"]),
          "baseline"),
         ("replay peak RSS (child process)", _rss, g["replay_rss"]["text"]),
+        ("one more agreement revision: record / read models (s)", _revision, "-"),
     ]
     names = list(sizes[0]["reads"]["queries"])
     for name in names:
