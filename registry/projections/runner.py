@@ -55,6 +55,14 @@ class Follower:
         sql = self.projections[0].sql
         to_domain_event = self.app.mapper.to_domain_event
         with sql.transaction() as cursor:
+            if not sql.postgres:
+                # Be a writer from the first statement. A SQLite transaction that reads,
+                # then writes after another process committed, fails at once with
+                # "database is locked" (its snapshot is stale; the busy timeout does not
+                # apply): under write load that aborted a gunicorn worker's boot. A write
+                # that changes nothing takes the lock, waiting like every other writer.
+                cursor.execute("UPDATE tracking SET notification_id = notification_id "
+                               "WHERE 0")
             for projection in self.projections:
                 projection.model._cursor = cursor
             try:
