@@ -340,7 +340,7 @@ def proofs(growth: Growth, repeats: int, seed: int) -> dict[str, Any]:
 # -- export, import, verify -------------------------------------------------------------------
 
 
-def export_import(growth: Growth, folder: Path) -> tuple[dict[str, Any], Path]:
+def export_import(growth: Growth, folder: Path) -> dict[str, Any]:
     """Export the whole history as NDJSON, then import it into an empty store."""
     head = growth.head()
     path = folder / "export.ndjson"
@@ -362,64 +362,70 @@ def export_import(growth: Growth, folder: Path) -> tuple[dict[str, Any], Path]:
         growth.store.discard(url)
     return {"events": head, "bytes": path.stat().st_size,
             "export_per_s": head / export_s, "import_per_s": report.events / import_s,
-            "import_renumbered": report.renumbered}, path
+            "import_renumbered": report.renumbered}
+
+
+def cli_help(*words: str) -> str:
+    done = subprocess.run([sys.executable, "-m", "registry", *words, "--help"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120, check=False)
+    return done.stdout
 
 
 def cli_commands(*group: str) -> set[str]:
     """The subcommands `coopreg [group] --help` lists."""
-    done = subprocess.run([sys.executable, "-m", "registry", *group, "--help"], cwd=ROOT,
-                          capture_output=True, text=True, timeout=120, check=False)
-    lines = done.stdout.split("Commands:", 1)[-1].splitlines() if "Commands:" in done.stdout \
-        else []
+    text = cli_help(*group)
+    lines = text.split("Commands:", 1)[1].splitlines() if "Commands:" in text else []
     return {line.split()[0] for line in lines if line.startswith("  ") and line.split()}
 
 
-def timed_cli(words: list[str], events: int) -> dict[str, Any]:
+def run_cli(words: list[str], events: int) -> dict[str, Any]:
     start = time.perf_counter()
     done = subprocess.run([sys.executable, "-m", "registry", *words], cwd=ROOT,
-                          capture_output=True, text=True, timeout=3600, check=False)
+                          capture_output=True, text=True, timeout=6 * 3600, check=False)
     seconds = time.perf_counter() - start
     return {"available": True, "command": " ".join(["coopreg", *words]),
             "exit_status": done.returncode, "seconds": seconds, "per_s": events / seconds,
-            "output_tail": (done.stdout + done.stderr).strip()[-500:]}
+            "output_tail": (done.stdout + done.stderr).strip()[-500:], "stdout": done.stdout}
 
 
-def public_key_file(url: str, folder: Path) -> Path | None:
-    """The log's public key as `coopreg init` prints it (`log public key (vkey): ...`)."""
-    done = subprocess.run([sys.executable, "-m", "registry", "--db", url, "init"], cwd=ROOT,
-                          capture_output=True, text=True, timeout=600, check=False)
-    marker = "log public key (vkey):"
-    for line in done.stdout.splitlines():
-        if marker in line:
-            path = folder / "log.vkey"
-            path.write_text(line.split(marker, 1)[1].strip() + "\n")
-            return path
-    return None
+def measure_verify(url: str, export_path: Path, events: int) -> dict[str, Any]:
+    """Full verification of the log, each step a timed `coopreg` subprocess over all
+    `events` (so about a second of start-up is inside each figure):
 
+    - `coopreg export FILE` (events, leaves and a signed checkpoint) to `export_path`;
+    - live: `coopreg --db URL verify --skip-replay` (the replay is measured on its own);
+    - offline: `coopreg audit verify --export FILE --public-key KEY`, the key from
+      `coopreg audit key`.
 
-def measure_verify(url: str, export_path: Path) -> dict[str, Any]:
-    """Full verification, live (`coopreg --db URL verify`) and offline (`coopreg audit
-    verify --export FILE --public-key KEY`), each timed as a subprocess over every event
-    of the store; "not available" when this checkout lacks the command (the process
-    start-up, about a second, is inside the figure)."""
-    events = sum(1 for _ in export_path.open(encoding="utf-8")) - 1  # less the header
+    The signing key is created by `coopreg init` beside the export, not in ~/.config.
+    A command this checkout lacks is recorded as not available."""
+    base = ["--db", url]
+    if "--signing-key" in cli_help():
+        base += ["--signing-key", str(export_path.with_name("log.signing-key"))]
+    commands, audit = cli_commands(), cli_commands("audit")
     results: dict[str, Any] = {"events": events}
-    if "verify" in cli_commands():
-        results["live"] = timed_cli(["--db", url, "verify"], events)
+    if "init" in commands:
+        run_cli([*base, "init"], events)
+    results["cli_export"] = _stripped(run_cli([*base, "export", str(export_path)], events))
+    if "verify" in commands:
+        skip = ["--skip-replay"] if "--skip-replay" in cli_help("verify") else []
+        results["live"] = _stripped(run_cli([*base, "verify", *skip], events))
     else:
         results["live"] = {"available": False, "why": "no `coopreg verify` in this checkout"}
-    if "verify" not in cli_commands("audit"):
+    if not {"verify", "key"} <= audit:
         results["offline"] = {"available": False,
-                              "why": "no `coopreg audit verify` in this checkout"}
+                              "why": "no `coopreg audit verify` and `audit key` here"}
         return results
-    key = public_key_file(url, export_path.parent)
-    if key is None:
-        results["offline"] = {"available": False,
-                              "why": "`coopreg init` printed no log public key"}
-        return results
-    results["offline"] = timed_cli(["audit", "verify", "--export", str(export_path),
-                                    "--public-key", str(key)], events)
+    vkey = run_cli([*base, "audit", "key"], events)["stdout"].strip().splitlines()
+    key = export_path.with_name("log.vkey")
+    key.write_text((vkey[0] if vkey else "") + "\n")
+    results["offline"] = _stripped(run_cli(["audit", "verify", "--export", str(export_path),
+                                            "--public-key", str(key)], events))
     return results
+
+
+def _stripped(result: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in result.items() if k != "stdout"}
 
 
 # -- HTTP at the largest size -------------------------------------------------------------------
@@ -518,9 +524,10 @@ def measure_size(growth: Growth, size: int, args: argparse.Namespace,
     out["reads"] = reads(growth, args.read_repeats, args.seed + size)
     out["proofs"] = proofs(growth, args.proof_repeats, args.seed + size)
     log(f"[{growth.store.name}] {size:,}: export, verify, import")
-    out["export_import"], export_path = export_import(growth, folder)
-    out["verify"] = measure_verify(growth.registry_url, export_path)
-    export_path.unlink()
+    out["export_import"] = export_import(growth, folder)
+    out["verify"] = measure_verify(growth.registry_url, folder / "cli-export.ndjson", head)
+    for used in folder.iterdir():
+        used.unlink()
     log(f"[{growth.store.name}] {size:,}: single writes")
     out["single_writes"] = single_writes(growth, args.single)
     growth.extra_events += out["single_writes"]["events"]
@@ -627,7 +634,7 @@ def results(args: argparse.Namespace, stores: dict[str, Any]) -> dict[str, Any]:
         "eventsourcing": version("eventsourcing"),
         "platform": platform.platform(),
         "cpus": os.cpu_count(),
-        "load_average_1min_at_end": os.getloadavg()[0],
+        "load_average_1min": {"start": args.load_at_start, "end": os.getloadavg()[0]},
         "profile": args.profile,
         "sizes": args.sizes,
         "batch_size": args.batch_size,
@@ -643,7 +650,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.child:
         return child_main(args.child, args.url)
     http_load.stop_on_sigterm()
-    started = time.monotonic()
+    started, args.load_at_start = time.monotonic(), os.getloadavg()[0]
     names = ("sqlite", "postgres") if args.db == "both" else (args.db,)
     stores = {}
     for name in names:
