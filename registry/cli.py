@@ -343,14 +343,23 @@ def _load(line: int, data: Any, total: int) -> Any:
 
 @main.command("export")
 @click.argument("target", type=click.Path(dir_okay=False, allow_dash=True), default="-")
+@click.option("--all-checkpoints", is_flag=True,
+              help="also every checkpoint the log signed, each after the event at its size "
+                   "(lets `coopreg audit verify` bound where a rewritten history went wrong)")
 @click.pass_context
-def export_cmd(ctx: click.Context, target: str) -> None:
-    """Write the whole event history as NDJSON (to TARGET or stdout)."""
+def export_cmd(ctx: click.Context, target: str, all_checkpoints: bool) -> None:
+    """Write the event history as NDJSON (to TARGET or stdout): every event the
+    transparency log holds, with the leaf it recorded, then the signed checkpoint of the
+    exported size, which `coopreg audit verify` checks."""
+    from registry.audit_cli import log_export
+
     with services(ctx) as s:
-        total = s.app.event_table.count()
-        with _output(target) as out, progress_bar("exporting", total) as advance:
-            count = export_events(s.app.recorder, out, advance)
-        err.print(f"exported {count} events")
+        log = log_export(s, all_checkpoints)
+        with _output(target) as out, progress_bar("exporting", log.size) as advance:
+            count = export_events(s.app.recorder, out, advance, log=log)
+        signed = "" if s.notary.key else (" without a checkpoint: the log has no signing key "
+                                          "(`coopreg init` creates one)")
+        err.print(f"exported {count} events{signed}")
 
 
 @contextmanager

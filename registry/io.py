@@ -2,13 +2,16 @@
 
 The export is the stored events exactly as recorded (the state bytes as a UTF-8 string, or
 base64 when they are not UTF-8), so an import into an empty store reproduces identical
-events in identical order, and therefore identical projections."""
+events in identical order, and therefore identical projections. An export of the
+transparency log also gives each event the leaf index and hash the log recorded for it and
+ends with the signed checkpoint of exactly the exported size (docs/audit.md); the import
+ignores both."""
 
 from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, TextIO
 from uuid import UUID
@@ -18,6 +21,7 @@ from eventsourcing.utils import resolve_topic
 
 from registry.domain import Problem, ValidationFailed
 from registry.domain.errors import RegistryError
+from registry.store import Sql
 
 FORMAT = "coopreg-events/1"
 PAGE = 1000
@@ -35,18 +39,87 @@ class ImportFailed(RegistryError):
         self.recorded = recorded
 
 
+# The leaves the log recorded for the positions first..last: {position: (index, hex hash)}.
+RecordedLeaves = Callable[[int, int], dict[int, tuple[int, str]]]
+
+
+@dataclass
+class LogExport:
+    """What an export of the transparency log adds to the events."""
+
+    leaves: RecordedLeaves
+    checkpoint: Callable[[int], str | None]  # the signed note of a size; None without a key
+    size: int  # the log's size: the export stops at the event of this leaf
+    stored: Sequence[tuple[int, str]] = ()  # more checkpoints (size, note) to interleave
+
+
 def export_events(recorder: ApplicationRecorder, out: TextIO,
-                  progress: Progress | None = None) -> int:
+                  progress: Progress | None = None, log: LogExport | None = None) -> int:
+    """Write the header and every event (with `log`: the events the log holds, each with
+    its recorded leaf, the stored checkpoints after the event at their size, and the
+    checkpoint of the exported size last). Returns how many events were written."""
     out.write(json.dumps({"format": FORMAT}) + "\n")
     count = 0
-    for notification in iter_notifications(recorder):
-        out.write(json.dumps(event_record(notification), ensure_ascii=False) + "\n")
-        count += 1
-        if progress and count % PAGE == 0:
-            progress(PAGE)
-    if progress:
-        progress(count % PAGE)
+    stored = dict(log.stored) if log else {}
+    for page in _pages(recorder, log.size if log else None):
+        leaves = log.leaves(page[0].id, page[-1].id) if log else {}
+        for notification in page:
+            if count in stored:  # a checkpoint of `count` leaves follows the count-th event
+                _write_checkpoint(out, stored.pop(count))
+            record = event_record(notification)
+            if notification.id in leaves:
+                record["leaf_index"], record["leaf_hash"] = leaves[notification.id]
+            out.write(json.dumps(record, ensure_ascii=False) + "\n")
+            count += 1
+        if progress:
+            progress(len(page))
+    if log:
+        _end_with_checkpoints(out, log, count, stored)
     return count
+
+
+def _pages(recorder: ApplicationRecorder, size: int | None) -> Iterator[list[Any]]:
+    """Pages of notifications; with `size`, only the first `size` of them."""
+    page: list[Any] = []
+    left = size
+    for notification in iter_notifications(recorder):
+        if left is not None:
+            if left == 0:
+                break
+            left -= 1
+        page.append(notification)
+        if len(page) == PAGE:
+            yield page
+            page = []
+    if page:
+        yield page
+
+
+def _end_with_checkpoints(out: TextIO, log: LogExport, count: int,
+                          stored: dict[int, str]) -> None:
+    """Checkpoints of sizes beyond the exported events (a verifier reports them as a
+    truncated log), then the checkpoint of the exported size, last (once)."""
+    for size in sorted(s for s in stored if s > count):
+        _write_checkpoint(out, stored[size])
+    final = log.checkpoint(count)
+    if final is not None:
+        _write_checkpoint(out, final)
+
+
+def _write_checkpoint(out: TextIO, note: str) -> None:
+    out.write(json.dumps({"checkpoint": note}, ensure_ascii=False) + "\n")
+
+
+def recorded_leaves(sql: Sql) -> RecordedLeaves:
+    """The leaves the `ledger` read model recorded, by position range."""
+    statement = (f"SELECT position, leaf_index, leaf_hash FROM {sql.table('ledger_leaves')} "
+                 "WHERE position BETWEEN ? AND ?")
+
+    def leaves(first: int, last: int) -> dict[int, tuple[int, str]]:
+        return {int(r["position"]): (int(r["leaf_index"]), r["leaf_hash"])
+                for r in sql.all(statement, (first, last))}
+
+    return leaves
 
 
 def iter_notifications(recorder: ApplicationRecorder, start: int = 1,
@@ -93,10 +166,12 @@ def import_events(recorder: ApplicationRecorder, mapper: Mapper[UUID], lines: It
         if not line.strip():
             continue
         try:
-            position, stored = parse_event_line(line, mapper)
+            parsed = parse_event_line(line, mapper)
         except ValueError as error:
             raise ImportFailed(line_number, str(error), recorded) from None
-        chunk.append((line_number, stored, position))
+        if parsed is None:  # a checkpoint: the target store's log signs its own
+            continue
+        chunk.append((line_number, parsed[1], parsed[0]))
         if len(chunk) >= chunk_size:
             renumbered |= _insert(recorder, chunk, recorded)
             recorded += len(chunk)
@@ -124,13 +199,17 @@ def _is_header(line: str, recorded: int) -> bool:
     return False
 
 
-def parse_event_line(line: str, mapper: Mapper[UUID]) -> tuple[int, StoredEvent]:
+def parse_event_line(line: str, mapper: Mapper[UUID]) -> tuple[int, StoredEvent] | None:
+    """An event line's position and stored event; None for a checkpoint line. The recorded
+    leaf (`leaf_index`, `leaf_hash`) is ignored: the target's log recomputes it."""
     try:
         record = json.loads(line)
     except ValueError as error:
         raise ValueError(f"not JSON ({error})") from None
     if not isinstance(record, dict):
         raise ValueError("an event line is a JSON object")
+    if set(record) == {"checkpoint"}:
+        return None
     missing = {"position", "originator_id", "originator_version", "topic"} - set(record)
     if missing:
         raise ValueError(f"missing {', '.join(sorted(missing))}")

@@ -82,7 +82,7 @@ class VerifierKey:
     def parse(cls, text: str) -> VerifierKey:
         """A vkey line (`name+hash+key`)."""
         try:
-            name, hash_hex, encoded = text.strip().split("+")
+            name, hash_hex, encoded = text.strip().split("+", 2)  # base64 may hold "+"
             raw = base64.b64decode(encoded, validate=True)
         except ValueError:
             raise CheckpointInvalid("not a verifier key (name+hash+base64 key)") from None

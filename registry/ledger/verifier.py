@@ -267,7 +267,7 @@ class LogVerifier:
         largest = self.awaiting[max(self.awaiting)][0]
         self.failures.append(Failure(
             f"rolled back or truncated: {largest.describe()} covers "
-            f"{largest.checkpoint.size} events, but the log holds {self.tree.size}; first "
+            f"{largest.checkpoint.size} events, but only {self.tree.size} remain; first "
             f"missing position {self.last_position + 1}", position=self.last_position + 1))
 
     def _rewritten(self) -> None:
