@@ -6,16 +6,9 @@ other (an action posted, then read, amended, acknowledged, audited), as a person
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import signal
-import socket
 import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -25,40 +18,18 @@ from typing import Any
 import pytest
 
 from tests.conftest import PG_DSN
+from tests.e2e.servers import (
+    Answer,
+    coopreg,
+    free_port,
+    http_call,
+    launch,
+    stop,
+    wait_healthy,
+)
 
-ROOT = Path(__file__).resolve().parents[2]
-STARTUP_SECONDS = 20
 AGREEMENT = "ohchr-odihr-2014"
 COMMITMENT = "assist-implementation-of-recommendations"
-
-
-def coopreg(db: str, *args: str) -> str:
-    result = subprocess.run([sys.executable, "-m", "registry", "--db", db, *args], cwd=ROOT,
-                            capture_output=True, text=True, timeout=120)
-    if result.returncode != 0:
-        raise AssertionError(f"coopreg {' '.join(args)} failed: {result.stderr}")
-    return result.stdout
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@dataclass
-class Answer:
-    status: int
-    headers: dict[str, str]
-    body: bytes
-
-    @property
-    def json(self) -> Any:
-        return json.loads(self.body)
-
-    @property
-    def content_type(self) -> str:
-        return self.headers.get("content-type", "").partition(";")[0].strip()
 
 
 @dataclass
@@ -71,58 +42,13 @@ class Server:
 
     def call(self, method: str, path: str, as_: str | None = None, body: Any = None,
              headers: dict[str, str] | None = None) -> Answer:
-        sent = dict(headers or {})
-        if as_:
-            sent["Authorization"] = f"Bearer {self.tokens[as_]}"
-        data = None
-        if body is not None:
-            data = json.dumps(body).encode()
-            sent.setdefault("Content-Type", "application/json")
-        request = urllib.request.Request(self.base + path, data=data, method=method,
-                                         headers=sent)
-        try:
-            with urllib.request.urlopen(request, timeout=15) as response:
-                return Answer(response.status, _lower(response.headers), response.read())
-        except urllib.error.HTTPError as error:
-            return Answer(error.code, _lower(error.headers), error.read())
+        token = self.tokens[as_] if as_ else None
+        return http_call(self.base, method, path, token, body, headers)
 
     def need(self, key: str) -> Any:
         if key not in self.state:
             pytest.skip(f"an earlier test did not record {key!r}")
         return self.state[key]
-
-
-def _lower(headers: Any) -> dict[str, str]:
-    return {k.lower(): v for k, v in headers.items()}
-
-
-def wait_healthy(base: str, process: subprocess.Popen, log: Path) -> None:
-    deadline = time.monotonic() + STARTUP_SECONDS
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"the server exited with {process.returncode}:\n"
-                                 f"{log.read_text()[-3000:]}")
-        try:
-            with urllib.request.urlopen(base + "/healthz", timeout=2) as response:
-                if response.status == 200:
-                    return
-        except (urllib.error.URLError, OSError):
-            pass
-        time.sleep(0.2)
-    raise AssertionError(f"/healthz did not answer within {STARTUP_SECONDS} s:\n"
-                         f"{log.read_text()[-3000:]}")
-
-
-def stop(process: subprocess.Popen) -> None:
-    """SIGTERM to gunicorn's arbiter (it stops its workers), then kill the process group."""
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            process.wait(timeout=15)
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(process.pid, signal.SIGKILL)  # any worker left behind
-    if process.poll() is None:
-        process.wait(timeout=5)
 
 
 @pytest.fixture(scope="module")
@@ -163,17 +89,7 @@ def server(request: pytest.FixtureRequest, tmp_path_factory) -> Iterator[Server]
     }
     port = free_port()
     log = folder / "server.log"
-    metrics_dir = folder / "prometheus"  # only the workers' metric files may be there
-    metrics_dir.mkdir()
-    # gunicorn's control socket goes to $XDG_RUNTIME_DIR (else one shared ~/.gunicorn)
-    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
-           "XDG_RUNTIME_DIR": str(folder)}
-    env.pop("COOPREG_DB", None)
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "registry", "--db", db, "serve", "--host", "127.0.0.1",
-             "--port", str(port), "--workers", "2"],
-            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    process = launch(db, folder, port, workers=2)
     try:
         base = f"http://127.0.0.1:{port}"
         wait_healthy(base, process, log)
