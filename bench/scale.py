@@ -296,11 +296,15 @@ def read_queries(services: Services, ids: list[str], mid: int) -> dict[str, Prep
     }
 
 
-def latency(prepare: Prepared, repeats: int, rng: random.Random) -> dict[str, float]:
-    for _ in range(max(3, repeats // 20)):  # warm caches, unmeasured
+def latency(prepare: Prepared, repeats: int, rng: random.Random,
+            budget_s: float = 30.0) -> dict[str, float]:
+    """`repeats` timed calls, or as many as fit in `budget_s` (at least 20): a slow query
+    at 1M events would otherwise take most of the run."""
+    for _ in range(3):  # warm caches, unmeasured
         prepare(rng)()
-    seconds = []
-    for _ in range(repeats):
+    seconds: list[float] = []
+    deadline = time.perf_counter() + budget_s
+    while len(seconds) < repeats and (len(seconds) < 20 or time.perf_counter() < deadline):
         call = prepare(rng)
         start = time.perf_counter()
         call()
