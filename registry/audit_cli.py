@@ -6,13 +6,16 @@ are one implementation, `registry.ledger.verifier`; here are only the sources th
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
+import sqlite3
 import sys
 import tempfile
 import time
 import urllib.error
+import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TextIO
@@ -249,11 +252,16 @@ def stored_events(s: Services) -> Iterator[tuple[Any, ...]]:
     every stored event in order, with the leaf the log recorded for it (if any)."""
     table = s.app.event_table
     sql = table.sql
-    statement = sql.q(
+    statement = (
         f"SELECT e.{table.position}, e.originator_id, e.originator_version, e.topic, "
         f"e.state, l.leaf_index, l.leaf_hash FROM {sql.table(table.name)} e "
         f"LEFT JOIN {sql.table('ledger_leaves')} l ON l.position = e.{table.position} "
-        f"WHERE e.{table.position} > ? ORDER BY e.{table.position} LIMIT {PAGE}")
+        f"WHERE e.{table.position} > ? ORDER BY e.{table.position}")
+    path = s.database.env.get("SQLITE_DBNAME", "")
+    if not sql.postgres and "mode=memory" not in path:
+        yield from _sqlite_file_events(path, statement)
+        return
+    statement = sql.q(f"{statement} LIMIT {PAGE}")
     after = 0
     while True:
         with sql.transaction(commit=False) as cursor:
@@ -266,6 +274,16 @@ def stored_events(s: Services) -> Iterator[tuple[Any, ...]]:
             after = position
         if len(rows) < PAGE:
             return
+
+
+def _sqlite_file_events(path: str, statement: str) -> Iterator[tuple[Any, ...]]:
+    """One read-only query straight from the SQLite file: one consistent snapshot, plain
+    tuples, no paging (several times faster than going through the datastore)."""
+    uri = f"file:{urllib.parse.quote(str(Path(path).resolve()))}?mode=ro"
+    with contextlib.closing(sqlite3.connect(uri, uri=True)) as conn:
+        for position, originator, version, topic, state, index, leaf in conn.execute(
+                statement, (0,)):
+            yield position, _id_bytes(originator), version, topic, state, index, leaf
 
 
 def _id_bytes(originator: Any) -> bytes:

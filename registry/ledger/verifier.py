@@ -37,16 +37,25 @@ from registry.ledger.merkle import CompactTree, Hash
 from registry.ledger.notes import Checkpoint, CheckpointInvalid, VerifierKey, open_note
 
 EXPORT_FORMAT = "coopreg-events/1"
-LEAF_HEAD = struct.Struct(">4sQ16sQH")  # magic, position, originator id, version, topic length
 _sha256 = hashlib.sha256
+
+
+LEAF_START = struct.Struct(">4sQ16sQ")  # magic, position, originator id, version
+_topics: dict[str, bytes] = {}  # topic -> its length (2 bytes) and UTF-8 bytes
 
 
 def event_leaf(position: int, originator_id: bytes, version: int, topic: str,
                state: bytes) -> Hash:
-    """The leaf hash of a stored event: leaves.py's encoding, packed in one call."""
-    encoded = topic.encode("utf-8")
-    head = LEAF_HEAD.pack(MAGIC, position, originator_id, version, len(encoded))
-    return _sha256(b"\x00" + head + encoded + _sha256(state).digest()).digest()
+    """The leaf hash of a stored event: leaves.py's encoding, packed in one call (a log
+    has a few dozen topics, so their encodings are kept)."""
+    encoded = _topics.get(topic)
+    if encoded is None:
+        raw = topic.encode("utf-8")
+        encoded = struct.pack(">H", len(raw)) + raw
+        if len(_topics) < 4096:
+            _topics[topic] = encoded
+    return _sha256(b"\x00" + LEAF_START.pack(MAGIC, position, originator_id, version)
+                   + encoded + _sha256(state).digest()).digest()
 
 
 @dataclass(frozen=True)
@@ -128,7 +137,8 @@ class LogVerifier:
 
     def __init__(self, key: VerifierKey) -> None:
         self.key = key
-        self.tree = CompactTree()
+        self.size = 0  # leaves so far; `edge` holds the tree's right edge (see CompactTree)
+        self.edge: list[Hash] = []
         self.last_position = 0
         self.unlogged_from: int | None = None  # first position without a recorded leaf
         self.broken = False
@@ -148,7 +158,7 @@ class LogVerifier:
         """Check one event; False once the log is broken (further events are ignored)."""
         if self.broken:
             return False
-        size, last = self.tree.size, self.last_position
+        size, last = self.size, self.last_position
         if position <= last:
             return self._bad(last + 1, f"position {position} comes after {last} "
                                        "(duplicated or out of order)")
@@ -164,14 +174,22 @@ class LogVerifier:
         elif leaf.hex() != leaf_hash:
             return self._bad(position, "the event does not hash to the leaf the log recorded "
                              "(its content, position, topic or aggregate changed)")
-        self.tree.append(leaf)
+        node, edge = leaf, self.edge
+        while size & 1:  # CompactTree.append, inlined: it is most of the work per event
+            node = _sha256(b"\x01" + edge.pop() + node).digest()
+            size >>= 1
+        edge.append(node)
+        self.size += 1
         self.last_position = position
-        if size + 1 == self.due:
+        if self.size == self.due:
             self._reached()
         return True
 
+    def root(self) -> Hash:
+        return CompactTree(self.size, self.edge).root()
+
     def _misplaced(self, position: int, leaf_index: int) -> bool:
-        size, last = self.tree.size, self.last_position
+        size, last = self.size, self.last_position
         if leaf_index < size:
             return self._bad(position, f"the log recorded this event as leaf {leaf_index + 1}, "
                              f"but {size} events precede it here (an event was inserted)")
@@ -205,9 +223,9 @@ class LogVerifier:
         if not saved:
             self.last = signed
         size = checkpoint.size
-        if size < self.tree.size:
+        if size < self.size:
             self._out_of_place(signed)
-        elif size == self.tree.size:
+        elif size == self.size:
             self._compare(signed)
         else:
             self.awaiting.setdefault(size, []).append(signed)
@@ -222,7 +240,7 @@ class LogVerifier:
         placed = Signed(signed.checkpoint, signed.note, signed.source, self.last_position)
         if signed is self.last:
             self.last = placed
-        if signed.checkpoint.root == self.tree.root():
+        if signed.checkpoint.root == self.root():
             self.verified.append(placed)
         else:
             self.mismatched.append(placed)
@@ -252,12 +270,12 @@ class LogVerifier:
             for signed in self.unplaced:
                 if signed is not self.last:
                     self.failures.append(Failure(
-                        f"{signed.describe()} comes after {self.tree.size} events and "
+                        f"{signed.describe()} comes after {self.size} events and "
                         "cannot be checked there", checkpoint=signed.checkpoint.size))
-        covering = [s for s in self.verified if s.checkpoint.size == self.tree.size]
+        covering = [s for s in self.verified if s.checkpoint.size == self.size]
         head = next((s for s in covering if s.note == getattr(self.last, "note", None)),
                     covering[0] if covering else None)  # the log's own, before a saved one
-        return Report(self.tree.size, self.last_position, self.tree.root(), head,
+        return Report(self.size, self.last_position, self.root(), head,
                       len(self.verified), self.failures)
 
     def _missing_tail(self) -> None:
@@ -267,7 +285,7 @@ class LogVerifier:
         largest = self.awaiting[max(self.awaiting)][0]
         self.failures.append(Failure(
             f"rolled back or truncated: {largest.describe()} covers "
-            f"{largest.checkpoint.size} events, but only {self.tree.size} remain; first "
+            f"{largest.checkpoint.size} events, but only {self.size} remain; first "
             f"missing position {self.last_position + 1}", position=self.last_position + 1))
 
     def _rewritten(self) -> None:
@@ -287,7 +305,7 @@ class LogVerifier:
             self.failures.append(Failure(reason, between=(after, bad.position)))
 
     def _head_covered(self) -> None:
-        last, size = self.last, self.tree.size
+        last, size = self.last, self.size
         if last is None:
             self.failures.append(Failure(
                 f"no signed checkpoint covers the {size} events (was the export made "
@@ -325,20 +343,18 @@ def _check_record(verifier: LogVerifier, record: dict[str, Any]) -> bool:
     if "malformed" in record:
         return verifier._bad(verifier.last_position + 1, record["malformed"])
     try:
-        position = record["position"]
+        position, version, topic = (record["position"], record["originator_version"],
+                                    record["topic"])
+        if type(position) is not int or type(version) is not int or type(topic) is not str:
+            raise ValueError("position and originator_version are integers, topic a string")
         state = (base64.b64decode(record["state_b64"], validate=True)
                  if "state_b64" in record else record["state"].encode("utf-8"))
-        fields = (_uuid_bytes(record["originator_id"]), record["originator_version"],
-                  record["topic"])
-        leaf_index, leaf_hash = record.get("leaf_index"), record.get("leaf_hash")
-        if not all(isinstance(v, int) and not isinstance(v, bool)
-                   for v in (position, fields[1])) or not isinstance(fields[2], str):
-            raise ValueError("position and originator_version are integers, topic a string")
+        originator_id = _uuid_bytes(record["originator_id"])
     except (KeyError, TypeError, ValueError, AttributeError) as error:
         return verifier._bad(verifier.last_position + 1,
                              f"a malformed event record ({type(error).__name__}: {error})")
-    return verifier.event(position, fields[0], fields[1], fields[2], state, leaf_index,
-                          leaf_hash)
+    return verifier.event(position, originator_id, version, topic, state,
+                          record.get("leaf_index"), record.get("leaf_hash"))
 
 
 def _uuid_bytes(text: str) -> bytes:
