@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from datetime import date
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -92,6 +93,7 @@ BODY_MECHANISMS: frozenset[str] = frozenset(VOCABULARY["mechanisms"])
 PARTNER_SOURCE: str = SOURCES[_DATA["partner"]["source"]]
 
 
+@cache  # the facts are fixed at import, and every action asks again about its countries
 def facts_about(subject: str, value: str) -> tuple[DatedFact, ...]:
     """Every fact of this subject about this value (e.g. "member-state", "GR"), in date order."""
     return tuple(sorted((f for f in FACTS if f.subject == subject and f.value == value),

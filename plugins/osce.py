@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import date
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +55,13 @@ class State:
     name: str
     periods: tuple[DatedFact, ...]  # sorted by valid_from, None first
     ended_because: dict[date, str]  # valid_to -> why participation ended then
+
+    @cached_property
+    def boundaries(self) -> tuple[date, ...]:
+        """Every day participation may change, in order (computed once: facts are fixed)."""
+        return tuple(sorted({d for fact in self.periods for d in (fact.valid_from,
+                                                                  fact.valid_to)
+                             if d is not None}))
 
 
 @dataclass(frozen=True)
@@ -207,9 +215,7 @@ def first_day_outside(state: State | None, start: date, end: date) -> date | Non
     start and each boundary within the period are the only days to look at."""
     if state is None:
         return start
-    boundaries = {d for fact in state.periods for d in (fact.valid_from, fact.valid_to)
-                  if d is not None and start < d <= end}
-    for day in [start, *sorted(boundaries)]:
+    for day in [start, *(d for d in state.boundaries if start < d <= end)]:
         if not any(fact.holds_on(day) for fact in state.periods):
             return day
     return None

@@ -5,7 +5,7 @@ what they return. It is the `Rulebook` the application consults."""
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
 from importlib.metadata import entry_points
@@ -78,6 +78,15 @@ class ActivePlugin:
     vocabulary: VocabularyContribution = field(default_factory=VocabularyContribution)
 
 
+@dataclass(frozen=True)
+class HookImpl:
+    """One plugin's implementation of a hook, with the arguments it asks for."""
+
+    plugin: str
+    function: Callable[..., Any]
+    argnames: tuple[str, ...]
+
+
 def discover(selection: Selection) -> list[tuple[str, Any, str]]:
     """(name, plugin object, version) of every selected `coopreg.plugins` entry point."""
     found = []
@@ -106,6 +115,7 @@ class PluginHost:
                 raise PluginError(name, "(registration)", str(error)) from None
             self.active[name] = ActivePlugin(name, version, plugin)
         self._check_pending()
+        self._impls: dict[str, tuple[HookImpl, ...]] = {}  # the plugin set is fixed from here
         self._collect_declarations()
         self.vocabulary = self._vocabulary()
         self.rules_in_force = tuple(
@@ -129,33 +139,42 @@ class PluginHost:
 
     # -- calling hooks, one plugin at a time --------------------------------------------
 
+    def _implementations(self, hook: str) -> tuple[HookImpl, ...]:
+        """A hook's implementations in pluggy's calling order, looked up once: hooks run for
+        every command and every replayed action, and the plugins never change after start-up."""
+        impls = self._impls.get(hook)
+        if impls is None:
+            caller = getattr(self.manager.hook, hook)
+            impls = self._impls[hook] = tuple(
+                HookImpl(impl.plugin_name, impl.function, tuple(impl.argnames))
+                for impl in reversed(caller.get_hookimpls()))
+        return impls
+
     def _call(self, hook: str, **kwargs: Any) -> list[tuple[str, Any]]:
         """(plugin name, result) of every implementation, in pluggy's calling order."""
-        caller = getattr(self.manager.hook, hook)
         results = []
-        for impl in reversed(caller.get_hookimpls()):
+        for impl in self._implementations(hook):
             try:
-                result = impl.function(**{arg: kwargs[arg] for arg in impl.argnames})
+                result = impl.function(*[kwargs[arg] for arg in impl.argnames])
             except RegistryError:
                 raise
             except Exception as error:  # a plugin's bug refuses the command, by name
-                raise PluginError(impl.plugin_name, hook,
+                raise PluginError(impl.plugin, hook,
                                   f"raised {type(error).__name__}: {error}") from None
-            results.append((impl.plugin_name, result))
+            results.append((impl.plugin, result))
         return results
 
     def _first(self, hook: str, expected: type | tuple[type, ...], **kwargs: Any) -> Any:
-        caller = getattr(self.manager.hook, hook)
-        for impl in reversed(caller.get_hookimpls()):
+        for impl in self._implementations(hook):
             try:
-                result = impl.function(**{arg: kwargs[arg] for arg in impl.argnames})
+                result = impl.function(*[kwargs[arg] for arg in impl.argnames])
             except Exception as error:  # a plugin's bug, reported by name
-                raise PluginError(impl.plugin_name, hook,
+                raise PluginError(impl.plugin, hook,
                                   f"raised {type(error).__name__}: {error}") from None
             if result is None:
                 continue
             if not isinstance(result, expected):
-                raise PluginError(impl.plugin_name, hook,
+                raise PluginError(impl.plugin, hook,
                                   f"returned {type(result).__name__}; expected {expected}")
             return result
         return None
@@ -179,7 +198,10 @@ class PluginHost:
             self._plugin(name).vocabulary = result
 
     def _plugin(self, name: str) -> ActivePlugin:
-        return self.active.setdefault(name, ActivePlugin(name, "core", compliance))
+        found = self.active.get(name)
+        if found is None:
+            found = self.active[name] = ActivePlugin(name, "core", compliance)
+        return found
 
     def _vocabulary(self) -> Vocabulary:
         vocabulary = Vocabulary()
@@ -204,6 +226,8 @@ class PluginHost:
     def _findings(self, hook: str, **kwargs: Any) -> list[Finding]:
         found = []
         for name, result in self._call(hook, **kwargs):
+            if not result and isinstance(result, list | tuple):
+                continue  # nothing found: the usual answer, with nothing to check or stamp
             plugin = self._plugin(name)
             declared = {r.id for r in plugin.rules}
             for finding in _list_of(result, Finding, name, hook):
