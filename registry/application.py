@@ -65,6 +65,7 @@ class UnitOfWork:
     aggregates: dict[UUID, Aggregate] = field(default_factory=dict)
     outcomes: list[_Outcome] = field(default_factory=list)
     actions_by_kind: dict[str, dict[UUID, Action]] = field(default_factory=dict)
+    kind_of: dict[UUID, str] = field(default_factory=dict)  # where each action is filed
 
     def find(self, cls: type[A], aggregate_id: UUID) -> A | None:
         if aggregate_id in self.aggregates:
@@ -90,9 +91,11 @@ class UnitOfWork:
             evaluation: Evaluation | None = None) -> None:
         self.aggregates[aggregate.id] = aggregate
         if isinstance(aggregate, Action):
-            for by_kind in self.actions_by_kind.values():
-                by_kind.pop(aggregate.id, None)  # an amendment may change the kind
-            self.actions_by_kind.setdefault(aggregate.facts.kind, {})[aggregate.id] = aggregate
+            earlier = self.kind_of.get(aggregate.id)
+            if earlier is not None:  # an amendment may change the kind
+                del self.actions_by_kind[earlier][aggregate.id]
+            action_kind = self.kind_of[aggregate.id] = aggregate.facts.kind
+            self.actions_by_kind.setdefault(action_kind, {})[aggregate.id] = aggregate
         warnings = tuple(f.as_dict() for f in evaluation.findings) if evaluation else ()
         self.outcomes.append(_Outcome(kind, label, aggregate.id, aggregate.version, warnings))
 

@@ -17,6 +17,7 @@ from registry.domain.vocabulary import Vocabulary
 
 AMENDABLE = ("partners", "kind", "occurred_on", "countries", "mechanisms", "themes", "agreement",
              "commitment", "venue", "summary", "references")
+SEQUENCES = ("partners", "countries", "mechanisms", "themes", "references")  # tuples in facts
 
 
 @dataclass(frozen=True)
@@ -53,8 +54,12 @@ class ActionFacts:
 
     @classmethod
     def from_payload(cls, data: dict[str, Any]) -> ActionFacts:
-        values = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
+        values = dict(data)
         values["occurred_on"] = Period.from_dict(data["occurred_on"])
+        for key in SEQUENCES:
+            value = values.get(key)
+            if isinstance(value, list):
+                values[key] = tuple(value)
         return cls(**values)
 
 
