@@ -117,17 +117,19 @@ class ActionsProjection(ReadModel):
         counterparts = tuple(p for p in facts["partners"] if p != facts["reporting_partner"])
         key, version = str(event.originator_id), event.originator_version
         occurred = facts["occurred_on"]
+        findings = event.evaluation.get("findings", [])
         row = [key, version, tracking.notification_id, None, kind, status,
                facts["reporting_partner"], facts["kind"], iso(occurred["start"]),
                iso(occurred["end"]), facts.get("agreement"), facts.get("commitment"),
                dumps(facts), dumps(changes) if changes is not None else None, reason,
-               dumps(event.evaluation.get("findings", [])), iso(event.timestamp),
+               dumps(findings) if findings else "[]", iso(event.timestamp),
                event.recorded_by, first_recorded_at,
-               confirmation(counterparts, now.responses), dumps(now.responses)]
+               confirmation(counterparts, now.responses),
+               dumps(now.responses) if now.responses else "{}"]
         self.open_rows[key] = row
         self.buffer(self.insert_version, row)
-        for tag, value in _tags(facts) + _flags(event.evaluation.get("findings", [])):
-            self.buffer(self.insert_tag, (tag, value, key, version))
+        self.buffer_many(self.insert_tag, [(tag, value, key, version) for tag, value in
+                                           _tags(facts) + _flags(findings)])
 
 
 @dataclass

@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from functools import singledispatchmethod
+from inspect import getattr_static
+from types import MethodType
 from typing import Any, ClassVar
 
 from eventsourcing.persistence import Tracking, TrackingRecorder
@@ -99,16 +102,31 @@ class ReadModel(Projection[TrackingRecorder]):
         self.rules = rules  # the plugin host, for read models computed by plugin hooks
         self.sql = view.sql
         self.pending: dict[str, list[Sequence[Any]]] = {}
+        self._handlers: dict[type, Callable[[Any, Tracking], None]] = {}
         self.create_tables()
 
     def apply(self, domain_event: Any, tracking: Tracking) -> None:
         """Overridden with a singledispatchmethod; other events do not concern the model."""
 
+    def handler(self, event_class: type) -> Callable[[Any, Tracking], None]:
+        """`apply` for one event class, resolved once: a singledispatchmethod looks up the
+        implementation and builds a new bound method on every call, per event replayed."""
+        found = self._handlers.get(event_class)
+        if found is None:
+            apply = getattr_static(self, "apply")
+            if isinstance(apply, singledispatchmethod):
+                self.apply  # noqa: B018 (eventsourcing registers deferred handlers on access)
+                found = MethodType(apply.dispatcher.dispatch(event_class), self)
+            else:
+                found = self.apply
+            self._handlers[event_class] = found
+        return found
+
     def process_event(self, domain_event: Any, tracking: Tracking) -> None:
         """eventsourcing's Projection contract: process one event and track it. Inside a
         follower batch the batch owns the transaction and the tracking record."""
         if self.model._cursor is not None:
-            self.apply(domain_event, tracking)
+            self.handler(type(domain_event))(domain_event, tracking)
             return
         with self.sql.transaction() as cursor, self.model.batch(cursor):
             try:
@@ -121,6 +139,9 @@ class ReadModel(Projection[TrackingRecorder]):
 
     def buffer(self, statement: str, row: Sequence[Any]) -> None:
         self.pending.setdefault(statement, []).append(row)
+
+    def buffer_many(self, statement: str, rows: Iterable[Sequence[Any]]) -> None:
+        self.pending.setdefault(statement, []).extend(rows)
 
     def flush(self) -> None:
         for statement, rows in self.pending.items():
@@ -174,8 +195,12 @@ class ReadModel(Projection[TrackingRecorder]):
         return h.hexdigest()
 
 
+# json.dumps with these options builds a new encoder per call; rows are encoded per event
+_ENCODER = json.JSONEncoder(sort_keys=True, default=str, separators=(",", ":"))
+
+
 def dumps(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, default=str, separators=(",", ":"))
+    return _ENCODER.encode(value)
 
 
 def iso(value: Any) -> str:

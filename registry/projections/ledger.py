@@ -46,6 +46,8 @@ class LedgerProjection(ReadModel):
     def __init__(self, view: Any, rules: Any = None) -> None:
         super().__init__(view, rules)
         self.tree: CompactTree | None = None  # loaded per batch: another process may append
+        self.insert_leaf = f"INSERT INTO {self.t('ledger_leaves')} VALUES (?,?,?)"
+        self.insert_node = f"INSERT INTO {self.t('ledger_nodes')} VALUES (?,?,?)"
 
     def batch_ended(self) -> None:
         self.tree = None
@@ -61,13 +63,11 @@ class LedgerProjection(ReadModel):
                                notification.originator_version, notification.topic,
                                notification.state)
         index = self.tree.size
-        for start, height, node in self.tree.append(leaf):
-            if height == 0:
-                self.buffer(f"INSERT INTO {self.t('ledger_leaves')} VALUES (?,?,?)",
-                            (notification.id, index, node.hex()))
-            else:
-                self.buffer(f"INSERT INTO {self.t('ledger_nodes')} VALUES (?,?,?)",
-                            (height, start, node.hex()))
+        completed = self.tree.append(leaf)
+        self.buffer(self.insert_leaf, (notification.id, index, leaf.hex()))
+        if len(completed) > 1:  # the leaf closed perfect subtrees (every other append)
+            self.buffer_many(self.insert_node, [(height, start, node.hex())
+                                                for start, height, node in completed[1:]])
 
     def flush(self) -> None:
         super().flush()
