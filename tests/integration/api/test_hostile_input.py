@@ -435,3 +435,40 @@ def test_traversal_in_a_url_finds_nothing(api, path):
     response = api.get(path, "ohchr")
     assert response.status_code in (404, 422), (path, response.status_code)
     assert b"root:" not in response.get_data()
+
+
+# -- on PostgreSQL, which refuses NUL in text ---------------------------------------------
+
+
+@pytest.fixture
+def postgres_api(postgres_url: str) -> Iterator[Any]:
+    from api import create_app
+    from registry.schemas import load_command
+    from tests.integration.api.conftest import Caller
+
+    app = create_app({"COOPREG_DB": postgres_url, "COOPREG_FOLLOW": True, "TESTING": True})
+    ctx = app.extensions["coopreg"]
+    for partner_id in ("ohchr", "un-desa"):
+        ctx.services.app.execute(load_command({
+            "command": "register_partner", "partner_id": partner_id, "name": partner_id,
+            "kind": "un_entity", "seat": "Geneva"}), by="admin:test")
+    try:
+        yield Caller(app, {"anonymous": None,
+                           "ohchr": ctx.tokens.issue("partner", "ohchr", "pg-test")})
+    finally:
+        ctx.worker.stop()
+        ctx.services.close()
+
+
+def test_on_postgresql_nul_never_reaches_the_database(postgres_api):
+    api = postgres_api
+    with store_unchanged(api):
+        for path in ("/v1/actions?kind=%00", "/v1/agreements/%00",
+                     "/v1/insights/where?country=%00%00", "/v1/partners/oh%00chr"):
+            refused(api, api.get(path, "ohchr"), 422, rule="schema.characters")
+        refused(api, api.post("/v1/actions", "ohchr",
+                              json=api.action_body(summary="nul\u0000")), 422, "summary",
+                "schema.characters")
+    receipt = api.report(summary="SQL stays text: '; DROP TABLE stored_events; --")
+    read = api.ok(f"/v1/actions/{receipt['id']}?min_position={receipt['position']}", "ohchr")
+    assert read["summary"] == "SQL stays text: '; DROP TABLE stored_events; --"
