@@ -3,17 +3,19 @@ tampering with it is caught and its first bad position named (docs/audit.md)."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import uuid
 from datetime import UTC, datetime
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from registry.ledger.leaves import event_leaf_hash
 from registry.ledger.merkle import root
-from registry.ledger.notes import Checkpoint, SigningKey
+from registry.ledger.notes import Checkpoint, SigningKey, VerifierKey
 from registry.ledger.verifier import (
     _uuid_bytes,
     event_leaf,
@@ -246,3 +248,47 @@ def test_malformed_lines_name_where_the_export_broke():
     missing = make_log(2)
     del missing[1]["topic"]
     assert "malformed event record (KeyError" in first(missing)
+
+
+def test_the_worked_example_of_docs_audit_md():
+    """The numbers a second implementation checks itself against."""
+    events = [
+        (1, "00000000-0000-4000-8000-000000000001", 1,
+         "registry.domain.partner:Partner.Registered", '{"partner_id":"ohchr"}'),
+        (2, "00000000-0000-4000-8000-000000000002", 1,
+         "registry.domain.agreement:Agreement.Registered", '{"reference":"ohchr-odihr-2014"}'),
+        (3, "00000000-0000-4000-8000-000000000001", 2,
+         "registry.domain.action:Action.Amended", '{"summary":"Réunion conjointe — Genève"}')]
+    records = [{"position": p, "originator_id": o, "originator_version": v, "topic": t,
+                "state": s} for p, o, v, t, s in events]
+    assert [leaf_of(r).hex() for r in records] == [
+        "439cb26aa2662073d087f90ae98d00e1575074e03f5b8b2f0eb1161c127c5bf1",
+        "7e06780a999051059a9b6a3ed8acbaf925204950b21bf51d757fd81d1e7ed8a7",
+        "598d45d2f59722d34db14941bbc5e198a5b9791de70bafd23cd613f5c161b181"]
+    seed = hashlib.sha256(b"coopreg worked example").digest()
+    key = SigningKey(Ed25519PrivateKey.from_private_bytes(seed))
+    assert key.verifier.vkey() == ("coopreg/df8052b5+386fc18c+"
+                                   "AU2B7zhCxpZvVqwKUv8TlbF4d+ch05jHG0QLvu5Z88vt")
+    when = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    note = key.sign(Checkpoint(key.name, 3, root([leaf_of(r) for r in records]), when))
+    assert note == (
+        "coopreg/df8052b5\n3\nXisUuPNNRV4EohQnYy0HmfxwjEXb0fUo33d4KNm3anY=\n"
+        "timestamp 2026-01-02T03:04:05.000000Z\n\n— coopreg/df8052b5 OG/BjLmk82xqcELGTOf7WMeYT4"
+        "tHklt+amy5pyn6uy7O7BjsaDJYqjlVc9fR+OsjzLLtSLA39xMeNb4TjDKvFWCb+QI=\n")
+    report = verify_records([*records, {"checkpoint": note}], key.verifier)
+    assert report.ok and report.root.hex() == (
+        "5e2b14b8f34d455e04a21427632d0799fc708c45dbd1f528df777828d9b76a76")
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(1, 70))
+def test_the_verifiers_tree_is_the_logs_for_every_size(size):
+    records = make_log(size)
+    report = verify([*records, {"checkpoint": signed(records, size)}])
+    assert report.ok and report.root == root([leaf_of(r) for r in records])
+
+
+def test_every_verifier_key_reads_back_even_when_its_base64_holds_a_plus():
+    for _ in range(64):
+        key = SigningKey.generate()
+        assert VerifierKey.parse(key.verifier.vkey()) == key.verifier
