@@ -39,6 +39,7 @@ from registry.ledger.verifier import (
     verify_records,
 )
 from registry.projections import Follower
+from registry.timetravel import copy_events
 
 PAGE = 20_000
 
@@ -357,32 +358,12 @@ def replay_differences(s: Services) -> list[Failure]:
         fresh = open_registry(f"sqlite:///{os.path.join(folder, 'replay.db')}",
                               rules=s.projections[0].rules)
         try:
-            _copy_events(s, fresh, max(reached.values(), default=0))
+            copy_events(s, fresh, max(reached.values(), default=0))
             return _compare_digests(fresh, reached, live)
         except Exception as error:  # a tampered event may not even decode
             return [Failure(f"the read models cannot be rebuilt from the events: {error}")]
         finally:
             fresh.close()
-
-
-def _copy_events(s: Services, fresh: Services, until: int) -> None:
-    table = fresh.app.event_table
-    insert = (f"INSERT INTO {table.name} (rowid, originator_id, originator_version, topic, "
-              "state) VALUES (?,?,?,?,?)")
-    page: list[tuple[Any, ...]] = []
-    for position, originator, version, topic, state, _, _ in stored_events(s):
-        if position > until:
-            break
-        page.append((position, originator.hex(), version, topic, state))
-        if len(page) == PAGE:
-            _insert(fresh, insert, page)
-            page = []
-    _insert(fresh, insert, page)
-
-
-def _insert(fresh: Services, insert: str, rows: list[tuple[Any, ...]]) -> None:
-    with fresh.app.event_table.sql.transaction() as cursor:
-        cursor.executemany(insert, rows)
 
 
 def _compare_digests(fresh: Services, reached: dict[str, int],
