@@ -46,7 +46,9 @@ from tests.reliability.load import Journal, Outcome, body_of, outcomes, receipts
 ROUNDS = int(os.environ.get("COOPREG_CRASH_ROUNDS", "10"))
 SEED = int(os.environ.get("COOPREG_CRASH_SEED", str(random.randrange(1 << 32))))
 LOAD_THREADS = 4
-KILL_AFTER = (0.05, 0.7)  # seconds of load between a server answering and its death
+KILL_AFTER = (0.05, 0.6)  # seconds of load between a server answering and its death
+BOOT_KILL_EVERY = 4  # one kill in four lands while the server starts
+KILL_BOOTING_AFTER = (0.1, 1.0)  # seconds after launch
 SETTLE_ANSWERS = 12  # fresh answers to see after the last restart before stopping the load
 
 
@@ -70,18 +72,33 @@ class CrashRun:
         wait_healthy(self.base, process, self.store.folder / "server.log")
         return process
 
+    def crash_once(self, rng: random.Random, services: Services, booting: bool) -> None:
+        """Start the server and SIGKILL it: after it answered and served the load for a
+        moment, or (`booting`) while its workers may still be starting and catching up."""
+        if booting:
+            server = launch(self.store.url, self.store.folder, self.port, workers=2)
+            time.sleep(rng.uniform(*KILL_BOOTING_AFTER))
+            up_at = time.time()  # no request is counted as in flight at this kill
+        else:
+            server = self.start_server()
+            up_at = time.time()
+            time.sleep(rng.uniform(*KILL_AFTER))
+        killed_at = time.time()
+        kill(server)
+        self.kills.append(Kill(up_at, killed_at, services.app.recorder.max_notification_id()))
+
     def answers(self) -> int:
         return sum(1 for r in Journal.read(self.journal) if r["event"] == "answered")
 
 
 @contextmanager
-def write_load(run_: CrashRun) -> Iterator[subprocess.Popen]:
+def write_load(crash: CrashRun) -> Iterator[subprocess.Popen]:
     """The load driver, a process of its own; stopped (SIGTERM) it answers what it holds."""
-    log = (run_.store.folder / "driver.log").open("wb")
+    log = (crash.store.folder / "driver.log").open("wb")
     driver = subprocess.Popen(
-        [sys.executable, "-m", "tests.reliability.load", "--base", run_.base,
-         "--token", run_.store.partner_token, "--journal", str(run_.journal),
-         "--prefix", run_.store.kind, "--threads", str(LOAD_THREADS)],
+        [sys.executable, "-m", "tests.reliability.load", "--base", crash.base,
+         "--token", crash.store.partner_token, "--journal", str(crash.journal),
+         "--prefix", crash.store.kind, "--threads", str(LOAD_THREADS)],
         cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
     try:
         yield driver
@@ -93,18 +110,13 @@ def write_load(run_: CrashRun) -> Iterator[subprocess.Popen]:
 
 
 def test_a_killed_server_keeps_every_acknowledged_write_exactly_once(store: Store) -> None:
+    print(f"COOPREG_CRASH_SEED={SEED}")  # shown with a failure: replays the kill timings
     rng = random.Random(SEED)
     port = free_port()
     crash = CrashRun(store, f"http://127.0.0.1:{port}", port, store.folder / "journal.ndjson")
     with store.open() as services, write_load(crash) as driver:
-        for _ in range(ROUNDS):
-            server = crash.start_server()
-            up_at = time.time()
-            time.sleep(rng.uniform(*KILL_AFTER))
-            killed_at = time.time()
-            kill(server)
-            crash.kills.append(Kill(up_at, killed_at,
-                                    services.app.recorder.max_notification_id()))
+        for number in range(ROUNDS):
+            crash.crash_once(rng, services, booting=number % BOOT_KILL_EVERY == 1)
         server = crash.start_server()
         try:
             _let_retries_settle(crash)
@@ -117,7 +129,7 @@ def test_a_killed_server_keeps_every_acknowledged_write_exactly_once(store: Stor
         finally:
             kill(server)  # the last one too: no clean shutdown ever tidies the store
         _check_recovered_store(store, services, answered)
-    _report(crash, journal)
+    assert _report(crash, journal) > 0, "no kill hit a request in flight"
     _coopreg_verify(store.url)
 
 
@@ -174,8 +186,9 @@ def _check_recovered_store(store: Store, services: Services,
     assert_read_models_equal_replay(store.url)
 
 
-def _report(crash: CrashRun, journal: dict[str, Outcome]) -> None:
-    """What the run went through (shown with -s, or -rA), for the docs' figures."""
+def _report(crash: CrashRun, journal: dict[str, Outcome]) -> int:
+    """Print what the run went through (shown with -s or -rA, for the docs' figures);
+    answer how many requests were in flight at a kill."""
     in_flight = [(o, death) for o in journal.values() if (death := _killed_under(crash, o))]
     recorded = sum(1 for o, death in in_flight
                    if min(r["position"] for r in receipts(o.final["body"])) <= death.head)
@@ -184,6 +197,7 @@ def _report(crash: CrashRun, journal: dict[str, Outcome]) -> None:
           f"{len(journal)} requests acknowledged ({writes} actions); {len(in_flight)} "
           f"in flight at a kill, {recorded} of them recorded before it and answered "
           f"by the retry; {sum(o.lost for o in journal.values())} attempts unanswered")
+    return len(in_flight)
 
 
 def _killed_under(crash: CrashRun, outcome: Outcome) -> Kill | None:
@@ -211,7 +225,7 @@ def test_a_killed_follower_resumes_exactly_once(store: Store) -> None:
         reached = [0]
         for _ in range(FOLLOWER_KILLS):
             follower = _follow(store.url)
-            for _batch in range(rng.randint(2, 12)):  # committed batches before the kill
+            for _batch in range(rng.randint(2, 8)):  # committed batches before the kill
                 assert follower.stdout and follower.stdout.readline(), "the follower died"
             time.sleep(rng.uniform(0, 0.01))
             follower.kill()
