@@ -354,6 +354,7 @@ def export_cmd(ctx: click.Context, target: str, all_checkpoints: bool) -> None:
     from registry.audit_cli import log_export
 
     with services(ctx) as s:
+        _refuse_own_files(s, target)
         log = log_export(s, all_checkpoints)
         with _output(target) as out, progress_bar("exporting", log.size) as advance:
             count = export_events(s.app.recorder, out, advance, log=log)
@@ -362,13 +363,30 @@ def export_cmd(ctx: click.Context, target: str, all_checkpoints: bool) -> None:
         err.print(f"exported {count} events{signed}")
 
 
+def _refuse_own_files(s: Services, target: str) -> None:
+    """Opening the target truncates it: never the store's own file, key or witness."""
+    if target == "-":
+        return
+    name = s.database.env.get("SQLITE_DBNAME", "")
+    own = [Path(name + suffix) for suffix in ("", "-wal", "-shm", "-journal")
+           if name and "mode=memory" not in name]
+    if s.notary.witness is not None:
+        own += [s.notary.witness, s.notary.witness.with_suffix("")]
+    if any(Path(target).resolve() == path.resolve() for path in own):
+        raise UserError(f"{target} is the database or its signing key: export elsewhere")
+
+
 @contextmanager
 def _output(target: str) -> Iterator[TextIO]:
     if target == "-":
         yield sys.stdout
-    else:
-        with Path(target).open("w", encoding="utf-8") as out:
-            yield out
+        return
+    try:
+        out = Path(target).open("w", encoding="utf-8")  # noqa: SIM115 (closed just below)
+    except OSError as error:
+        raise UserError(f"cannot write the export: {error}") from None
+    with out:
+        yield out
 
 
 @main.command("import")

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import base64
 import json
+import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, TextIO
 from uuid import UUID
 
+from eventsourcing.domain import DomainEvent
 from eventsourcing.persistence import ApplicationRecorder, Mapper, StoredEvent
 from eventsourcing.utils import resolve_topic
 
@@ -219,11 +221,21 @@ def parse_event_line(line: str, mapper: Mapper[UUID]) -> tuple[int, StoredEvent]
         stored = StoredEvent(originator_id=UUID(record["originator_id"]),
                              originator_version=int(record["originator_version"]),
                              topic=str(record["topic"]), state=state)
-        resolve_topic(stored.topic)
+        _check_event_topic(stored.topic)
         mapper.to_domain_event(stored)  # the event must decode as this registry knows it
     except Exception as error:  # any decoding failure is the line's fault, reported as such
         raise ValueError(f"not an event this registry can read: {error}") from None
     return int(record["position"]), stored
+
+
+def _check_event_topic(topic: str) -> None:
+    """Only the registry's own event classes: a topic names a module to import, and a file
+    must not make the registry import (and run) whatever module it names."""
+    module = topic.partition(":")[0]
+    if not module.startswith("registry.") or module not in sys.modules:
+        raise ValueError(f"{topic!r} is not an event class of this registry")
+    if not issubclass(resolve_topic(topic), DomainEvent):
+        raise ValueError(f"{topic!r} is not an event class")
 
 
 def _insert(recorder: ApplicationRecorder, chunk: list[tuple[int, StoredEvent, int]],

@@ -113,14 +113,12 @@ def test_export_to_a_directory_is_refused(store, tmp_path):
     assert listing(tmp_path) == before
 
 
-@known_defect("cli.py _output opens the target unguarded: FileNotFoundError traceback")
 def test_export_into_a_missing_directory_is_a_clear_error(store, tmp_path):
     target = tmp_path / "no" / "such" / "events.ndjson"
     assert_clear_error(coopreg(store, "export", str(target)), str(target.parent))
     assert not (tmp_path / "no").exists()
 
 
-@known_defect("cli.py _output opens the target unguarded: an OSError traceback")
 def test_export_through_dotdot_into_an_unwritable_place_is_a_clear_error(store):
     assert_clear_error(coopreg(store, "export", UNWRITABLE), "proc")
 
@@ -137,8 +135,6 @@ def test_export_through_dotdot_writes_that_file_and_nothing_else(store, tmp_path
         store)[0]
 
 
-@known_defect("cli.py export opens its target for writing before reading the store: "
-              "exporting onto the database file truncates it")
 def test_export_onto_its_own_database_leaves_the_store_intact(store):
     before = snapshot(store)
     assert_clear_error(coopreg(store, "export", str(store)), "database")
@@ -207,8 +203,6 @@ def test_an_import_naming_a_class_that_is_no_event_records_nothing(store, tmp_pa
     assert snapshot(empty)[0] == 0
 
 
-@known_defect("io.py parse_event_line resolves any topic, so an import file makes the CLI "
-              "import any module on sys.path (import-time side effects run)")
 def test_an_import_does_not_import_the_modules_its_topics_name(store, tmp_path):
     forged = forged_export(tmp_path, store, "this:Event")  # `this` prints when imported
     empty = tmp_path / "empty.db"
