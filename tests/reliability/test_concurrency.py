@@ -49,7 +49,7 @@ from tests.reliability.checks import (
     read_log,
 )
 from tests.reliability.conftest import Store, fresh_store
-from tests.reliability.load import action_body, body_of, send
+from tests.reliability.load import action_body, actions_of, body_of, is_import, receipts, send
 
 CLIENT_THREADS = 16
 REQUESTS_PER_THREAD = 12
@@ -160,6 +160,29 @@ def test_concurrent_amendments_of_one_action_lose_no_update(cluster: Cluster) ->
     assert len(holes) <= CONTENDERS - 1, "holes in the order beyond the refused inserts"
     if cluster.store.kind == "sqlite":
         assert not holes
+
+
+def test_one_request_retried_at_once_by_impatient_clients_is_recorded_once(
+        cluster: Cluster) -> None:
+    """The same request under one Idempotency-Key, sent by 8 clients at the same moment
+    through every server (a client that timed out and retried while its first attempt was
+    still running): every answer is the first answer, and the actions exist once."""
+    key = f"{cluster.store.kind}-impatient-4"  # an import: three actions and their claim
+    assert is_import(key)
+    start = threading.Barrier(CONTENDERS)
+
+    def retry(number: int) -> Answer:
+        start.wait()
+        return send(cluster.base(number), cluster.store.partner_token, key)
+
+    with ThreadPoolExecutor(CONTENDERS) as pool:
+        answers = list(pool.map(retry, range(CONTENDERS)))
+    assert [a.status for a in answers] == [201] * CONTENDERS, [body_of(a) for a in answers]
+    assert len({a.body for a in answers}) == 1, "the retries got different receipts"
+    with cluster.store.open() as services:
+        stored = read_log(services).actions.get(key, [])
+    assert len(stored) == actions_of(key) == len(receipts(answers[0].json))
+    assert {r.id for r in stored} == {r["id"] for r in receipts(answers[0].json)}
 
 
 def test_the_tree_is_the_tree_of_the_log_after_the_load(cluster: Cluster) -> None:
