@@ -141,6 +141,7 @@ class LogVerifier:
         self.edge: list[Hash] = []
         self.last_position = 0
         self.unlogged_from: int | None = None  # first position without a recorded leaf
+        self.matched = 0  # events that hashed to the leaf the log recorded for them
         self.broken = False
         self.failures: list[Failure] = []
         self.awaiting: dict[int, list[Signed]] = {}  # checkpoints beyond the events so far
@@ -174,6 +175,8 @@ class LogVerifier:
         elif leaf.hex() != leaf_hash:
             return self._bad(position, "the event does not hash to the leaf the log recorded "
                              "(its content, position, topic or aggregate changed)")
+        else:
+            self.matched += 1
         node, edge = leaf, self.edge
         while size & 1:  # CompactTree.append, inlined: it is most of the work per event
             node = _sha256(b"\x01" + edge.pop() + node).digest()
@@ -196,7 +199,7 @@ class LogVerifier:
         missing = leaf_index - size
         reason = (f"{missing} event(s) the log recorded before position {position} are "
                   f"missing (it is leaf {leaf_index + 1}; {size} events precede it here)")
-        if position - last - 1 == missing:
+        if position - last - 1 <= missing:  # no room for a legitimate gap as well
             return self._bad(last + 1, reason)
         return self._fail(Failure(reason, between=(last, position - 1)))
 
@@ -298,7 +301,8 @@ class LogVerifier:
         after, after_size = (good.position, good.checkpoint.size) if good else (0, 0)
         reason = (f"the events do not hash to the root of {bad.describe()}"
                   + (f"; {good.describe()} still verifies" if good else "")
-                  + " (the recorded leaf hashes were rewritten too)")
+                  + (" (each matched its recorded leaf: those were rewritten too)"
+                     if self.matched else ""))
         if bad.checkpoint.size - after_size == 1:
             self.failures.append(Failure(reason, position=bad.position))
         else:
@@ -339,22 +343,28 @@ def verify_records(records: Iterable[dict[str, Any]], key: VerifierKey,
     return verifier.finish()
 
 
+_INT_OR_NONE, _STR_OR_NONE = (int, type(None)), (str, type(None))
+
+
 def _check_record(verifier: LogVerifier, record: dict[str, Any]) -> bool:
     if "malformed" in record:
         return verifier._bad(verifier.last_position + 1, record["malformed"])
     try:
         position, version, topic = (record["position"], record["originator_version"],
                                     record["topic"])
-        if type(position) is not int or type(version) is not int or type(topic) is not str:
-            raise ValueError("position and originator_version are integers, topic a string")
+        leaf_index, leaf_hash = record.get("leaf_index"), record.get("leaf_hash")
+        if (type(position) is not int or type(version) is not int or type(topic) is not str
+                or type(leaf_index) not in _INT_OR_NONE or type(leaf_hash) not in _STR_OR_NONE):
+            raise ValueError("position, originator_version and leaf_index are integers, "
+                             "topic and leaf_hash strings")
         state = (base64.b64decode(record["state_b64"], validate=True)
                  if "state_b64" in record else record["state"].encode("utf-8"))
         originator_id = _uuid_bytes(record["originator_id"])
     except (KeyError, TypeError, ValueError, AttributeError) as error:
         return verifier._bad(verifier.last_position + 1,
                              f"a malformed event record ({type(error).__name__}: {error})")
-    return verifier.event(position, originator_id, version, topic, state,
-                          record.get("leaf_index"), record.get("leaf_hash"))
+    return verifier.event(position, originator_id, version, topic, state, leaf_index,
+                          leaf_hash)
 
 
 def _uuid_bytes(text: str) -> bytes:
