@@ -78,6 +78,7 @@ PROFILES: dict[str, dict[str, Any]] = {
              "read_repeats": 300, "proof_repeats": 500, "http_seconds": 5.0,
              "http_warmup": 1.0, "http_repeats": 2},
 }
+ANALYZE_FROM = 2000  # events: enough rows for statistics that hold as the store grows
 READ_COUNTRIES = ("UA", "GE", "FR", "KE", "BR", "PL", "US", "AM")
 
 
@@ -137,12 +138,28 @@ class Growth:
         while self.events < target:
             by, documents = self.history.batch(min(self.args.batch_size, target - self.events))
             self.record(by, documents, clock)
+            if self.events >= ANALYZE_FROM > self.events - len(documents):
+                self.analyze(clock)
             if self.events - reported >= self.args.log_every:
                 reported = self.events
                 log(f"  {self.events:,} events ({clock.rate('execute_batch'):,.0f}/s "
                     f"execute_batch, {clock.rate('catch_up'):,.0f}/s catch-up, "
                     f"{time.perf_counter() - started:,.0f} s)")
+        self.analyze(clock)
         return clock
+
+    def analyze(self, clock: Clock) -> None:
+        """With --analyze, SQLite's ANALYZE on the registry store (what `PRAGMA optimize`
+        would do for a long-lived store): without statistics SQLite plans the actions read
+        model's `UPDATE ... WHERE action_id = ? AND valid_to IS NULL` on the index that
+        leads with valid_to, a scan of every current version. PostgreSQL's autovacuum
+        keeps statistics of its own."""
+        if not self.args.analyze or self.services.database.is_postgres:
+            return
+        start = time.perf_counter()
+        with self.services.queries.sql.transaction() as cursor:
+            cursor.execute("ANALYZE")
+        clock.add("analyze", start)
 
     def record(self, by: str, documents: list[dict[str, Any]], clock: Clock) -> None:
         start = time.perf_counter()
@@ -556,27 +573,33 @@ def agreement_revision(growth: Growth) -> dict[str, Any]:
 
 
 def growth_figures(clock: Clock, head: int) -> dict[str, Any]:
-    rates = {what: clock.rate(what) for what in clock.seconds}
+    rates = {what: clock.rate(what) for what in clock.seconds if what != "analyze"}
     return {"events": clock.events, "seconds": clock.seconds, "per_s": rates,
             "ratio_execute_batch_to_raw_save": (rates["execute_batch"] / rates["raw_save"]
                                                 if rates.get("raw_save") else None),
             "events_in_store": head}
 
 
-def run_store(name: str, args: argparse.Namespace) -> dict[str, Any]:
+Save = Callable[[], None]
+
+
+def run_store(name: str, args: argparse.Namespace, result: dict[str, Any], save: Save) -> None:
+    """Every size, then HTTP, into `result`; `save` writes what is there so far after each
+    step (a long run stopped at 1M still leaves its smaller sizes)."""
     try:
         store: Store = SqliteStore() if name == "sqlite" else PostgresStore(args.pg_url)
     except psycopg.OperationalError as error:
-        return {"skipped": "PostgreSQL not reachable: " + " ".join(str(error).split())}
+        result["skipped"] = "PostgreSQL not reachable: " + " ".join(str(error).split())
+        return
     growth: Growth | None = None
     started = time.monotonic()
     try:
         growth = Growth(store, args)
-        sizes = {}
+        result["sizes"] = sizes = {}
         with tempfile.TemporaryDirectory(prefix="coopreg-scale-") as folder:
             for size in args.sizes:
                 sizes[str(size)] = measure_size(growth, size, args, Path(folder))
-        result: dict[str, Any] = {"sizes": sizes}
+                save()
         if args.profile_growth:
             result["growth_profile"] = profile_growth(growth, args)
         if args.http:
@@ -584,7 +607,7 @@ def run_store(name: str, args: argparse.Namespace) -> dict[str, Any]:
             log(f"[{name}] HTTP at {head:,} events")
             result["http"] = {**http_phase(growth, args, name), "events_in_store": head}
         result["seconds"] = time.monotonic() - started
-        return result
+        save()
     finally:
         if growth is not None:
             growth.close()
@@ -610,6 +633,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--no-follow", dest="follow", action="store_false",
                         help="do not catch the read models up during the growth (replay "
                              "then builds them)")
+    parser.add_argument("--analyze", action="store_true",
+                        help="SQLite: run ANALYZE at 2,000 events and at each size (not "
+                             "something the registry does itself)")
     parser.add_argument("--batch-size", type=int, default=500, help="commands per batch")
     parser.add_argument("--profile-growth", type=int, default=0, metavar="N",
                         help="after the last size, cProfile growing N more events")
@@ -643,6 +669,7 @@ def results(args: argparse.Namespace, stores: dict[str, Any]) -> dict[str, Any]:
         "sizes": args.sizes,
         "batch_size": args.batch_size,
         "follow_during_growth": args.follow,
+        "sqlite_analyze": args.analyze,
         "seed": args.seed,
         "goals": scale_report.GOALS,
         "stores": stores,
@@ -656,18 +683,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     http_load.stop_on_sigterm()
     started, args.load_at_start = time.monotonic(), os.getloadavg()[0]
     names = ("sqlite", "postgres") if args.db == "both" else (args.db,)
-    stores = {}
+    stores: dict[str, dict[str, Any]] = {}
+
+    def save() -> None:
+        output = results(args, stores)
+        output["seconds"] = time.monotonic() - started
+        args.out.mkdir(parents=True, exist_ok=True)
+        (args.out / "scale.json").write_text(json.dumps(output, indent=2) + "\n")
+        (args.out / "scale.md").write_text(scale_report.markdown(output))
+        scale_report.chart(output, args.out / "scale.png")
+
     for name in names:
-        stores[name] = run_store(name, args)
-    output = results(args, stores)
-    output["seconds"] = time.monotonic() - started
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "scale.json").write_text(json.dumps(output, indent=2) + "\n")
-    table = scale_report.markdown(output)
-    (args.out / "scale.md").write_text(table)
-    scale_report.chart(output, args.out / "scale.png")
-    print(table)
-    log(f"results in {args.out}/scale.{{json,md,png}} ({output['seconds']:,.0f} s in all)")
+        stores[name] = {}
+        run_store(name, args, stores[name], save)
+    save()
+    print((args.out / "scale.md").read_text())
+    log(f"results in {args.out}/scale.{{json,md,png}} "
+        f"({time.monotonic() - started:,.0f} s in all)")
     return 0 if any("skipped" not in s for s in stores.values()) else 2
 
 

@@ -162,7 +162,9 @@ def store_rows(sizes: list[dict[str, Any]]) -> list[tuple[str, Cell, str]]:
 def store_table(name: str, figures: dict[str, Any]) -> list[str]:
     if "skipped" in figures:
         return [f"## {name}", "", f"skipped: {figures['skipped']}", ""]
-    sizes = list(figures["sizes"].values())
+    sizes = list(figures.get("sizes", {}).values())
+    if not sizes:
+        return [f"## {name}", "", "no size measured yet", ""]
     head = " | ".join(f"{s['events_in_store']:,} events" for s in sizes)
     lines = [f"## {name}", "", f"| measure | {head} | goal |",
              "|---" * (len(sizes) + 2) + "|"]
@@ -200,7 +202,9 @@ def markdown(output: dict[str, Any]) -> str:
              f"{output['timestamp']}, Python {output['python']}, eventsourcing "
              f"{output['eventsourcing']}, {output['cpus']} CPUs, profile `{output['profile']}`,"
              f" batches of {output['batch_size']}, read models following during growth: "
-             f"{'yes' if output['follow_during_growth'] else 'no'}. Rates are events per "
+             f"{'yes' if output['follow_during_growth'] else 'no'}, SQLite ANALYZE run by "
+             f"the benchmark: {'yes' if output.get('sqlite_analyze') else 'no'}. Rates are "
+             "events per "
              "second; each growth figure covers the events added since the previous size. "
              "Ratios compare with a baseline measured in the same run.", ""]
     for name, figures in output["stores"].items():
@@ -238,9 +242,9 @@ def chart(output: dict[str, Any], path: Path) -> None:
     fig, (rates, lat) = plt.subplots(1, 2, figsize=(15, 6))
     styles = {"sqlite": "-", "postgres": "--"}
     for store, figures in output["stores"].items():
-        if "skipped" in figures:
+        sizes = list(figures.get("sizes", {}).values())
+        if not sizes:
             continue
-        sizes = list(figures["sizes"].values())
         xs = [s["events_in_store"] for s in sizes]
         for label, get in RATES.items():
             ys = [get(s) or float("nan") for s in sizes]
