@@ -164,3 +164,25 @@ def test_the_worked_examples_of_rfc_6962():
     assert consistency_proof(3, 7, mth) == [c, dd, g, l_]
     assert consistency_proof(4, 7, mth) == [l_]
     assert consistency_proof(6, 7, mth) == [i, j, k]
+
+
+@settings(max_examples=80, deadline=None)
+@given(leaves_strategy, st.data())
+def test_no_hash_of_a_proof_can_be_altered_and_no_size_misstated(leaves, data):
+    """Every element of every proof matters, and a proof holds for its sizes only."""
+    size = len(leaves)
+    mth = subtree_from_leaves(leaves)
+    index = data.draw(st.integers(0, size - 1))
+    path = inclusion_proof(index, size, mth)
+    for at in range(len(path)):
+        assert not verify_inclusion(index, size, leaves[index], altered(path, at), root(leaves))
+    if size > 1:
+        assert not verify_inclusion(index, size - 1, leaves[index], path, mth(0, size - 1))
+    first = data.draw(st.integers(1, size))
+    proof = consistency_proof(first, size, mth)
+    first_root = mth(0, first)
+    for at in range(len(proof)):
+        assert not verify_consistency(first, size, first_root, root(leaves), altered(proof, at))
+    assert not verify_consistency(first, size, first_root, root(leaves), [*proof, first_root])
+    if first > 1 and proof:
+        assert not verify_consistency(first - 1, size, first_root, root(leaves), proof)
