@@ -22,6 +22,7 @@ from typing import Any, TextIO
 from uuid import UUID
 
 import click
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
@@ -72,13 +73,13 @@ def load_verifier_key(value: str) -> VerifierKey:
     """A vkey (`name+hash+key`), or a file holding one or a PEM public key (named as the
     registry names its keys: coopreg/ and the first 8 hex digits of SHA-256 of the key)."""
     path = Path(value).expanduser()
-    text = path.read_text(encoding="utf-8") if path.is_file() else value
     try:
+        text = path.read_text(encoding="utf-8") if path.is_file() else value
         if "-----BEGIN PUBLIC KEY-----" in text:
             return _pem_key(text)
         lines = [line.strip() for line in text.splitlines() if line.count("+") >= 2]
         return VerifierKey.parse(lines[0] if lines else text)
-    except (CheckpointInvalid, ValueError) as error:
+    except (CheckpointInvalid, ValueError, UnsupportedAlgorithm, OSError) as error:
         raise UserError(f"--public-key: {error}") from None
 
 
