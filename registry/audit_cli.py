@@ -167,6 +167,8 @@ def audit_verify(export_file: TextIO | None, url: str | None, token: str | None,
                         ) from None
     except (urllib.error.URLError, OSError) as error:
         raise UserError(f"cannot read the log from {url or 'the export'}: {error}") from None
+    except UnicodeDecodeError as error:
+        raise UserError(f"the export is not UTF-8 ({error})") from None
     seconds = time.perf_counter() - started
     if report.ok and save_path and report.head:
         Path(save_path).write_text(report.head.note, encoding="utf-8")
@@ -247,9 +249,12 @@ def verify_store(s: Services, saved: str | None) -> tuple[Report, list[str]]:
     report.failures += _stored_checkpoints(s, stored, witness)
     report.failures += _stored_tree(s, report, stored)
     notes = []
-    if report.ok and (report.head is None or report.head.checkpoint.size < report.events):
+    if report.ok and report.head is None:
         covered = max((size for size, _ in stored), default=0)
         notes.append(f"events after leaf {covered} are not yet covered by a signed checkpoint")
+    if stored and witness is None and s.notary.witness is not None:
+        notes.append(f"no readable witness file at {s.notary.witness}: without it, or a "
+                     "saved checkpoint, a database restored from an older copy goes unseen")
     return report, notes
 
 
