@@ -107,10 +107,13 @@ def flatmap_path_parameters(context: Any, path_parameters: dict[str, Any]) -> An
 def fuzzed_app(tmp_path_factory, request) -> Iterator[tuple[Any, dict[str, str]]]:
     """The app the cases are sent to: a SQLite file with the demo, and two tokens."""
     from api import create_app
+    from registry.config import parse_database
     from registry.demo import load_demo
+    from registry.ledger.notary import ensure_key
     from registry.projections import ActionFilter
 
     db = tmp_path_factory.mktemp("fuzz") / "registry.db"
+    ensure_key(parse_database(f"sqlite:///{db}"))  # as `coopreg init` does: the log signs
     app = create_app({"COOPREG_DB": f"sqlite:///{db}", "COOPREG_FOLLOW": True})
     ctx = app.extensions["coopreg"]
     try:
