@@ -2,12 +2,19 @@
 
 Rows are versioned in transaction time (`valid_from`/`valid_to` are global positions), so
 the current state is `valid_to IS NULL` and the state as of position P is
-`valid_from <= P < coalesce(valid_to, ∞)`: no replay per query."""
+`valid_from <= P < coalesce(valid_to, ∞)`: no replay per query.
+
+Lists come in occurred order, so the indexes walk that order and test transaction time on
+the way: `action_versions_occurred` for any list, and each tag's rows (keyed by tag, value,
+occurred start, action, version, valid_from) for a list filtered by partner, country,
+theme, mechanism or flag. `action_periods` keeps the longest period ever recorded, which
+bounds where an occurred range (valid time) must start looking."""
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import date
 from typing import Any, ClassVar
 
 from eventsourcing.dispatch import singledispatchmethod
@@ -17,8 +24,10 @@ from eventsourcing.utils import get_topic
 from registry.domain import Action
 from registry.domain.action import confirmation
 from registry.projections.base import ReadModel, dumps, iso
+from registry.projections.layout import create_tables_or_relayout
 
 TAGS = ("partner", "counterpart", "country", "theme", "mechanism")
+LONGEST = "SELECT longest_days FROM {table} WHERE name = 'actions'"
 VALID_TO = 3  # index of valid_to in a version row
 
 
@@ -38,26 +47,57 @@ class ActionsProjection(ReadModel):
             confirmation TEXT NOT NULL, responses TEXT NOT NULL,
             PRIMARY KEY (action_id, version)""",
         "action_tags": """
-            tag TEXT NOT NULL, value TEXT NOT NULL, action_id TEXT NOT NULL,
-            version INTEGER NOT NULL, PRIMARY KEY (tag, value, action_id, version)""",
+            tag TEXT NOT NULL, value TEXT NOT NULL, occurred_start TEXT NOT NULL,
+            action_id TEXT NOT NULL, version INTEGER NOT NULL, valid_from BIGINT NOT NULL,
+            PRIMARY KEY (tag, value, occurred_start, action_id, version, valid_from)""",
+        "action_periods": """
+            name TEXT NOT NULL, longest_days INTEGER NOT NULL, PRIMARY KEY (name)""",
     }
     indexes: ClassVar[list[str]] = [
         "CREATE INDEX IF NOT EXISTS action_versions_current ON {action_versions} "
         "(valid_to, occurred_start, action_id)",
+        "CREATE INDEX IF NOT EXISTS action_versions_occurred ON {action_versions} "
+        "(occurred_start, action_id, valid_from, valid_to)",
         "CREATE INDEX IF NOT EXISTS action_versions_from ON {action_versions} (valid_from)",
         "CREATE INDEX IF NOT EXISTS action_versions_kind ON {action_versions} "
         "(kind, valid_to, occurred_start)",
-    ]  # tag filters are answered by action_tags' primary key alone
+    ]  # a tag filter walks action_tags' primary key alone, in occurred order
+
+    def create_tables(self) -> None:
+        """A store built before tags were kept in occurred order rebuilds this model."""
+        create_tables_or_relayout(self, "action_periods")
 
     def __init__(self, view: Any, rules: Any = None) -> None:
         super().__init__(view, rules)
         self.insert_version = (f"INSERT INTO {self.t('action_versions')} VALUES "
                                "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
-        self.insert_tag = f"INSERT INTO {self.t('action_tags')} VALUES (?,?,?,?)"
+        self.insert_tag = f"INSERT INTO {self.t('action_tags')} VALUES (?,?,?,?,?,?)"
         self.open_rows: dict[str, list[Any]] = {}  # rows buffered in this batch, by action
+        self.longest: int | None = None  # days; read once per batch (another process writes)
+        self.longer = False  # a period longer than any before was recorded in this batch
 
     def batch_ended(self) -> None:
         self.open_rows.clear()
+        self.longest, self.longer = None, False
+
+    def flush(self) -> None:
+        super().flush()
+        if self.longer:
+            table = self.t("action_periods")
+            self.model.execute(
+                f"INSERT INTO {table} VALUES ('actions', ?) ON CONFLICT (name) DO UPDATE SET "
+                f"longest_days = CASE WHEN excluded.longest_days > {table}.longest_days "
+                f"THEN excluded.longest_days ELSE {table}.longest_days END", (self.longest,))
+            self.longer = False
+
+    def _measure(self, start: str, end: str) -> None:
+        if self.longest is None:
+            row = self.model.execute(LONGEST.format(table=self.t("action_periods"))).fetchone()
+            self.longest = int(row["longest_days"]) if row else 0
+        if start != end:
+            days = (date.fromisoformat(end) - date.fromisoformat(start)).days
+            if days > self.longest:
+                self.longest, self.longer = days, True
 
     @singledispatchmethod
     def apply(self, domain_event: Any, tracking: Tracking) -> None:
@@ -117,10 +157,12 @@ class ActionsProjection(ReadModel):
         counterparts = tuple(p for p in facts["partners"] if p != facts["reporting_partner"])
         key, version = str(event.originator_id), event.originator_version
         occurred = facts["occurred_on"]
+        start, end = iso(occurred["start"]), iso(occurred["end"])
+        self._measure(start, end)
         findings = event.evaluation.get("findings", [])
         row = [key, version, tracking.notification_id, None, kind, status,
-               facts["reporting_partner"], facts["kind"], iso(occurred["start"]),
-               iso(occurred["end"]), facts.get("agreement"), facts.get("commitment"),
+               facts["reporting_partner"], facts["kind"], start, end,
+               facts.get("agreement"), facts.get("commitment"),
                dumps(facts), dumps(changes) if changes is not None else None, reason,
                dumps(findings) if findings else "[]", iso(event.timestamp),
                event.recorded_by, first_recorded_at,
@@ -128,8 +170,9 @@ class ActionsProjection(ReadModel):
                dumps(now.responses) if now.responses else "{}"]
         self.open_rows[key] = row
         self.buffer(self.insert_version, row)
-        self.buffer_many(self.insert_tag, [(tag, value, key, version) for tag, value in
-                                           _tags(facts) + _flags(findings)])
+        self.buffer_many(self.insert_tag, [(tag, value, start, key, version,
+                                            tracking.notification_id)
+                                           for tag, value in _tags(facts) + _flags(findings)])
 
 
 @dataclass

@@ -24,6 +24,7 @@ from eventsourcing.utils import get_topic
 from registry.compliance import REVIEW, review_commitment
 from registry.domain import Action, ActionFacts, Agreement, Commitment
 from registry.projections.base import ReadModel, dumps, iso
+from registry.projections.layout import create_tables_or_relayout
 from registry.rules import AgreementSnapshot, Obligation
 
 
@@ -84,17 +85,8 @@ class ComplianceProjection(ReadModel):
         self._by_kind = None
 
     def create_tables(self) -> None:
-        """As every read model; a store whose compliance was built before it was versioned
-        drops those tables and rebuilds compliance from the log on the next catch-up."""
-        earlier = (not self.sql.has_tables(list(self.tables))
-                   and self.sql.has_tables([self.unversioned[0]]))
-        super().create_tables()
-        if earlier:
-            with self.sql.transaction() as cursor:
-                self.sql.lock_ddl(cursor)
-                for name in self.unversioned:
-                    cursor.execute(f"DROP TABLE IF EXISTS {self.t(name)}")
-            self.reset()
+        """A store whose compliance was built before it was versioned rebuilds it."""
+        create_tables_or_relayout(self, "compliance_obligation_versions", self.unversioned)
 
     def _generation(self) -> int:
         """Bumped whenever obligations are derived, in whichever process: the cache of

@@ -7,10 +7,10 @@ from __future__ import annotations
 import base64
 import json
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
-from registry.projections.actions import TAGS
+from registry.projections.actions import LONGEST, TAGS
 from registry.projections.clock import Clock, Moment
 from registry.rules import STATUSES, Evidence, Obligation
 from registry.store import Sql
@@ -34,6 +34,88 @@ class ActionFilter:
 class Page:
     items: list[dict[str, Any]]
     next_cursor: str | None
+
+
+EARLY = 2000  # as of a position this early, at most this many versions exist
+DRIVERS = ("flag", "country", "mechanism", "theme", "counterpart", "partner")  # rarest first
+
+
+class ActionPlan:
+    """The SQL of one page of actions, built clause by clause. `o` is the alias whose
+    (occurred_start, action_id) the page is ordered by: the index being walked."""
+
+    def __init__(self, sql: Sql, where: ActionFilter) -> None:
+        self.db, self.where = sql, where
+        self.source, self.o = f"{sql.table('action_versions')} v", "v"
+        self.clauses: list[str] = []
+        self.params: list[Any] = []
+
+    def add(self, clause: str, *params: Any) -> None:
+        self.clauses.append(clause)
+        self.params += params
+
+    def drive_by_tag(self, tag: str, value: str | None, as_of: int | None) -> None:
+        """Walk the tag's rows in occurred order (tag, value, occurred_start, action_id),
+        each checked as of `as_of` by its valid_from (in the index) and its version's
+        valid_to (one primary-key look-up)."""
+        self.source = (f"{self.db.table('action_tags')} d JOIN "
+                       f"{self.db.table('action_versions')} v "
+                       "ON v.action_id = d.action_id AND v.version = d.version")
+        self.o = "d"
+        self.add("d.tag = ?", tag)
+        if value is not None:
+            self.add("d.value = ?", value)
+        if as_of is None:
+            self.add("v.valid_to IS NULL")
+        else:
+            self.add("d.valid_from <= ? AND (v.valid_to IS NULL OR v.valid_to > ?)", as_of,
+                     as_of)
+
+    def walk_versions(self, as_of: int | None, early: bool) -> None:
+        """Now: the current versions in occurred order. As of a position: every version in
+        occurred order, valid_from and valid_to checked in the index; as of an early one,
+        the few versions begun by then, sorted. (SQLite is told which index: left to
+        itself it picks one whatever the position.)"""
+        if as_of is None:
+            self.add("v.valid_to IS NULL")
+            return
+        if not self.db.postgres:
+            index = "action_versions_from" if early else "action_versions_occurred"
+            self.source += f" INDEXED BY {index}"
+        self.add("v.valid_from <= ? AND (v.valid_to IS NULL OR v.valid_to > ?)", as_of, as_of)
+
+    def has_tag(self, tag: str, value: str | None) -> None:
+        """A further tag: one look-up of the version's row for it (the key has its date)."""
+        match = " AND t.value = ?" if value is not None else ""
+        self.add(f"EXISTS (SELECT 1 FROM {self.db.table('action_tags')} t WHERE t.tag = ?"
+                 f"{match} AND t.occurred_start = v.occurred_start AND t.action_id = "
+                 "v.action_id AND t.version = v.version)",
+                 *((tag, value) if value is not None else (tag,)))
+
+    def filter(self, longest_days: int) -> None:
+        """Valid time and the version's own columns. An action that occurred in a range
+        began at most the longest period ever recorded before the range starts."""
+        where, o = self.where, self.o
+        for column, value in (("kind", where.kind), ("agreement", where.agreement)):
+            if value is not None:
+                self.add(f"v.{column} = ?", value)
+        if where.occurred_from is not None:
+            earliest = where.occurred_from - timedelta(days=longest_days)
+            self.add(f"{o}.occurred_start >= ? AND v.occurred_end >= ?", earliest.isoformat(),
+                     where.occurred_from.isoformat())
+        if where.occurred_to is not None:
+            self.add(f"{o}.occurred_start <= ?", where.occurred_to.isoformat())
+        if not where.include_retracted:
+            self.add("v.status <> 'retracted'")
+
+    def after(self, start: str, action_id: str) -> None:
+        """Resume after a cursor: a row value, which both dialects seek in the index."""
+        self.add(f"({self.o}.occurred_start, {self.o}.action_id) > (?, ?)", start, action_id)
+
+    def sql(self, limit: int) -> tuple[str, list[Any]]:
+        return (f"SELECT v.* FROM {self.source} WHERE {' AND '.join(self.clauses)} "
+                f"ORDER BY {self.o}.occurred_start, {self.o}.action_id LIMIT ?",
+                [*self.params, limit])
 
 
 def _as_of(alias: str, as_of: int | None) -> tuple[str, list[Any]]:
@@ -107,42 +189,37 @@ class Queries:
 
     def actions(self, where: ActionFilter = ActionFilter(), *, as_of: int | None = None,
                 limit: int = 100, cursor: str | None = None) -> Page:
-        clause, params = _as_of("v", as_of)
-        clauses = [clause]
-        for tag in TAGS:
-            value = getattr(where, tag)
-            if value is not None:
-                clauses.append(f"EXISTS (SELECT 1 FROM {self.sql.table('action_tags')} t "
-                               "WHERE t.tag = ? AND t.value = ? AND t.action_id = v.action_id "
-                               "AND t.version = v.version)")
-                params += [tag, value]
-        for column, value in (("kind", where.kind), ("agreement", where.agreement)):
-            if value is not None:
-                clauses.append(f"v.{column} = ?")
-                params.append(value)
-        if where.occurred_from is not None:
-            clauses.append("v.occurred_end >= ?")
-            params.append(where.occurred_from.isoformat())
-        if where.occurred_to is not None:
-            clauses.append("v.occurred_start <= ?")
-            params.append(where.occurred_to.isoformat())
-        if not where.include_retracted:
-            clauses.append("v.status <> 'retracted'")
-        return self._action_page(clauses, params, limit, cursor)
+        tags = [(tag, getattr(where, tag)) for tag in TAGS if getattr(where, tag) is not None]
+        return self._action_page(where, tags, as_of, limit, cursor)
 
-    def _action_page(self, clauses: list[str], params: list[Any], limit: int,
-                     cursor: str | None) -> Page:
-        """Actions matching every clause, in occurred order, resuming after `cursor`."""
+    def _action_page(self, where: ActionFilter, tags: list[tuple[str, str | None]],
+                     as_of: int | None, limit: int, cursor: str | None) -> Page:
+        """Actions matching `where` and every tag, in occurred order, resuming after
+        `cursor`. One index is walked in that order and transaction time is tested on the
+        way: a tag's own rows when there is a tag (the rarest kind drives), else the
+        versions' occurred-order index. As of a position so early that few rows exist,
+        those few are read by `valid_from` and sorted instead."""
+        plan = ActionPlan(self.sql, where)
+        early = as_of is not None and as_of <= EARLY
+        drive = min(tags, key=lambda t: (t[1] is not None, DRIVERS.index(t[0])), default=None)
+        if early and drive is not None and drive[1] is not None:
+            drive = None  # a tag with its value is one look-up per version: few versions yet
+        if drive is not None:
+            plan.drive_by_tag(*drive, as_of)
+        else:
+            plan.walk_versions(as_of, early)
+        for tag, value in tags:
+            if (tag, value) != drive:
+                plan.has_tag(tag, value)
+        plan.filter(self._longest_period())
         if cursor:
-            start, action_id = decode_cursor(cursor)
-            clauses = [*clauses,
-                       "(v.occurred_start > ? OR (v.occurred_start = ? AND v.action_id > ?))"]
-            params = [*params, start, start, action_id]
-        rows = self.sql.all(
-            f"SELECT * FROM {self.sql.table('action_versions')} v WHERE "
-            + " AND ".join(clauses) + " ORDER BY v.occurred_start, v.action_id LIMIT ?",
-            [*params, limit + 1])
-        return _page([_action(row) for row in rows], limit)
+            plan.after(*decode_cursor(cursor))
+        return _page([_action(row) for row in self.sql.all(*plan.sql(limit + 1))], limit)
+
+    def _longest_period(self) -> int:
+        """Days: the longest period any recorded action claimed to last."""
+        row = self.sql.one(LONGEST.format(table=self.sql.table("action_periods")))
+        return int(row["longest_days"]) if row else 0
 
     def action(self, action_id: str, *, as_of: int | None = None) -> dict[str, Any] | None:
         """The action as of a position, with every version recorded up to then."""
@@ -231,14 +308,8 @@ class Queries:
     def flagged(self, *, rule: str | None = None, as_of: int | None = None,
                 limit: int = 100, cursor: str | None = None) -> Page:
         """Live actions a plugin related to others (e.g. possible duplication)."""
-        clause, params = _as_of("v", as_of)
-        clauses, args = [clause, "v.status <> 'retracted'"], list(params)
-        flag = ("AND t.value = ?" if rule else "")
-        clauses.append(f"EXISTS (SELECT 1 FROM {self.sql.table('action_tags')} t WHERE "
-                       "t.tag = 'flag' AND t.action_id = v.action_id AND "
-                       f"t.version = v.version {flag})")
-        args += [rule] if rule else []
-        return self._action_page(clauses, args, limit, cursor)
+        return self._action_page(ActionFilter(include_retracted=False), [("flag", rule)],
+                                 as_of, limit, cursor)
 
     def summary(self, *, as_of: int | None = None) -> dict[str, Any]:
         counts = self.counts(as_of=as_of)

@@ -321,3 +321,51 @@ def test_audit_diff_wants_its_points_in_order(registry, history):
     with pytest.raises(ValidationFailed) as error:
         diff(registry, 5, 4)
     assert error.value.problems[0].rule == "audit.order"
+
+
+# -- no replay, no sort: as-of reads walk an index ------------------------------------------
+
+
+def plans(services: Services, ask) -> list[str]:
+    """SQLite's plan for each statement `ask` runs."""
+    statements = []
+    read = services.queries.sql.all
+
+    def spy(statement, params=()):
+        statements.append((statement, params))
+        return read(statement, params)
+
+    services.queries.sql.all = spy
+    try:
+        ask(services.queries)
+    finally:
+        services.queries.sql.all = read
+    return [" / ".join(r["detail"] for r in read(f"EXPLAIN QUERY PLAN {s}", p))
+            for s, p in statements]
+
+
+@pytest.mark.parametrize(("ask", "index"), [
+    (lambda q: q.actions(as_of=10**6), "INDEX action_versions_occurred"),
+    (lambda q: q.actions(ActionFilter(country="UA"), as_of=10**6),
+     "INDEX sqlite_autoindex_action_tags_1 (tag=? AND value=?)"),
+    (lambda q: q.actions(IN_2014, as_of=10**6),
+     "INDEX action_versions_occurred (occurred_start>? AND occurred_start<?)"),
+    (lambda q: q.actions(ActionFilter(country="UA"), as_of=10**6,
+                         cursor=q.actions(limit=1).next_cursor),
+     "(tag=? AND value=? AND (occurred_start,action_id)>(?,?))"),
+    (lambda q: q.actions(as_of=10), "INDEX action_versions_from (valid_from<?)"),
+    (lambda q: q.position_at(datetime(2015, 1, 1, tzinfo=UTC)),
+     "COVERING INDEX clock_time (registry_time<?)"),
+])
+def test_as_of_reads_walk_an_index(tmp_path, ask, index):
+    with open_registry(f"sqlite:///{tmp_path / 'plans.db'}", today=lambda: TODAY) as services:
+        for pid in ("ohchr", "osce-odihr"):
+            run(services, partner(pid))
+        for day in ("2014-06-12", "2014-07-01"):
+            run(services, action(occurred_on=day), by="partner:ohchr")
+        services.follower.catch_up()
+        plan = plans(services, ask)[-1]
+    assert index in plan, plan
+    assert "SCAN" not in plan.replace("SCAN v USING INDEX action_versions_occurred", ""), plan
+    if "valid_from<?" not in plan:  # as of an early position the few rows are sorted
+        assert "TEMP B-TREE" not in plan, plan

@@ -1,0 +1,24 @@
+"""Read-model layouts change between releases; the log they are built from does not. A
+read model whose tables an earlier layout created is dropped and rebuilt from the log on
+the next catch-up, instead of failing on its first insert."""
+
+from __future__ import annotations
+
+from registry.projections.base import ReadModel
+
+
+def create_tables_or_relayout(projection: ReadModel, marker: str,
+                              retired: tuple[str, ...] = ()) -> None:
+    """Create the projection's tables. When `marker` (a table only the current layout
+    has) is missing while tables of the projection, or `retired` ones, exist, those hold
+    an earlier layout: drop them all, create the current ones, forget the tracking."""
+    sql = projection.sql
+    earlier = not sql.has_tables([marker]) and any(
+        sql.has_tables([name]) for name in (*projection.tables, *retired))
+    if earlier:
+        with sql.transaction() as cursor:
+            sql.lock_ddl(cursor)
+            for name in (*projection.tables, *retired):
+                cursor.execute(f"DROP TABLE IF EXISTS {sql.table(name)}")
+            projection.model.forget_tracking(cursor)
+    ReadModel.create_tables(projection)
