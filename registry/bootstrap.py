@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -52,13 +53,38 @@ def open_registry(url: str | None = None, *, rules: Rulebook | None = None,
     log's signing key at `signing_key` (default: see `registry.ledger.notary`)."""
     database = parse_database(database_url(url))
     rules = rules or PluginHost.from_entry_points(plugins)
-    app = Registry(database.env, rules=rules, today=today)
-    datastore = app.factory.datastore  # type: ignore[attr-defined]
-    projections = [cls(read_model_for(datastore, cls.name), rules=rules) for cls in PROJECTIONS]
+    with _one_opening_at_a_time(database):
+        app = Registry(database.env, rules=rules, today=today)
+        datastore = app.factory.datastore  # type: ignore[attr-defined]
+        projections = [cls(read_model_for(datastore, cls.name), rules=rules)
+                       for cls in PROJECTIONS]
+        queries = Queries(projections[0].sql, rules)
+        ledger = Ledger(queries.sql)
+        notary = Notary.for_database(queries.sql, ledger, database, signing_key)
     follower = Follower(app, projections)
-    queries = Queries(projections[0].sql, rules)
     app.similar_actions = queries.similar_actions
     app.partner_directory = lambda: [p["id"] for p in queries.partners()]
-    ledger = Ledger(queries.sql)
-    notary = Notary.for_database(queries.sql, ledger, database, signing_key)
     return Services(database, app, projections, follower, queries, ledger, notary)
+
+
+@contextmanager
+def _one_opening_at_a_time(database: Database) -> Iterator[None]:
+    """Opening a store creates what is missing, and eventsourcing replaces its insert
+    function on PostgreSQL each time. Processes opening one PostgreSQL schema at once
+    (gunicorn workers booting) collided on that DDL ("tuple concurrently updated",
+    duplicate catalog rows), and a worker that fails to boot stops the whole server: so
+    they take turns, under an advisory lock held on a connection of its own. SQLite
+    serializes DDL by locking the file."""
+    if not database.is_postgres:
+        yield
+        return
+    import psycopg
+
+    env = database.env
+    with psycopg.connect(dbname=env["POSTGRES_DBNAME"], host=env["POSTGRES_HOST"],
+                         port=env["POSTGRES_PORT"], user=env["POSTGRES_USER"],
+                         password=env["POSTGRES_PASSWORD"] or None, autocommit=True,
+                         connect_timeout=5) as connection:
+        key = f"coopreg-open:{env.get('POSTGRES_SCHEMA', 'public')}"
+        connection.execute("SELECT pg_advisory_lock(hashtext(%s))", (key,))
+        yield  # the lock ends with the connection

@@ -228,3 +228,23 @@ def test_a_follower_batch_waits_for_a_writer_in_another_process_on_sqlite(
         head = follower_side.app.recorder.max_notification_id()
         assert follower_side.follower.positions() == dict.fromkeys(
             follower_side.follower.positions(), head)
+
+
+def test_processes_starting_at_once_on_one_postgres_database_all_start(
+        postgres_url: str) -> None:
+    """Every process opening the store creates what is missing, and eventsourcing replaces
+    its insert function on PostgreSQL each time: two at once failed ("tuple concurrently
+    updated"; on a new store, duplicate catalog rows), and a gunicorn worker that fails
+    to boot stops the whole server (seen in the crash tests' restarts). Openings now take
+    turns: all start, on a new store and on an existing one."""
+    openers = 4
+    start = threading.Barrier(openers)
+
+    def open_and_close(_: int) -> int:
+        start.wait()
+        with open_registry(postgres_url) as services:
+            return services.app.recorder.max_notification_id() or 0
+
+    for _store in ("new", "existing"):
+        with ThreadPoolExecutor(openers) as pool:
+            assert list(pool.map(open_and_close, range(openers))) == [0] * openers
