@@ -270,19 +270,22 @@ class Queries:
 
     def who_did_what_where(self, *, country: str | None = None,
                            as_of: int | None = None) -> list[dict[str, Any]]:
-        """Per country, per partner involved, how many live actions of each kind."""
+        """Per country, per partner involved, how many live actions of each kind. Walks
+        the country's tag rows (all countries' without a filter) and reads each version's
+        partners from its facts: a partner's tag rows cannot be found by version."""
         clause, params = _as_of("v", as_of)
+        partners = ("CROSS JOIN LATERAL jsonb_array_elements_text(v.facts::jsonb -> 'partners')"
+                    " AS p(value)" if self.sql.postgres
+                    else "JOIN json_each(v.facts, '$.partners') p")
         where = " AND c.value = ?" if country else ""
         rows = self.sql.all(
             f"SELECT c.value AS country, p.value AS partner, v.kind AS kind, COUNT(*) AS n "
-            f"FROM {self.sql.table('action_versions')} v "
-            f"JOIN {self.sql.table('action_tags')} c ON c.action_id = v.action_id "
-            "AND c.version = v.version AND c.tag = 'country' "
-            f"JOIN {self.sql.table('action_tags')} p ON p.action_id = v.action_id "
-            "AND p.version = v.version AND p.tag = 'partner' "
-            f"WHERE {clause} AND v.status <> 'retracted'{where} "
+            f"FROM {self.sql.table('action_tags')} c "
+            f"JOIN {self.sql.table('action_versions')} v "
+            f"ON v.action_id = c.action_id AND v.version = c.version {partners} "
+            f"WHERE c.tag = 'country'{where} AND {clause} AND v.status <> 'retracted' "
             "GROUP BY c.value, p.value, v.kind ORDER BY c.value, p.value, v.kind",
-            [*params, *([country] if country else [])])
+            [*([country] if country else []), *params])
         out: dict[str, dict[str, dict[str, int]]] = {}
         for row in rows:
             out.setdefault(row["country"], {}).setdefault(row["partner"], {})[row["kind"]] = int(
