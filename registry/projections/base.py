@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import singledispatchmethod
@@ -23,6 +24,9 @@ from eventsourcing.projection import Projection
 from eventsourcing.sqlite import SQLiteTrackingRecorder
 
 from registry.store import Sql
+
+# An index that only speeds up queries (not UNIQUE, so it enforces nothing): its name.
+SECONDARY_INDEX = re.compile(r"CREATE INDEX IF NOT EXISTS (\w+) ON ")
 
 
 class ReadModelMixin:
@@ -163,13 +167,38 @@ class ReadModel(Projection[TrackingRecorder]):
         PostgreSQL even CREATE ... IF NOT EXISTS takes locks that can deadlock with another
         process's projection batch); creation itself is serialized by an advisory lock."""
         if self.sql.has_tables(list(self.tables)):
+            if not self.sql.postgres:
+                self.restore_indexes()  # after a rebuild interrupted while they were dropped
             return
         with self.sql.transaction() as cursor:
             self.sql.lock_ddl(cursor)
             for name, columns in self.tables.items():
                 cursor.execute(f"CREATE TABLE IF NOT EXISTS {self.t(name)} ({columns})")
-            for index in self.indexes:
-                cursor.execute(index.format(**{n: self.t(n) for n in self.tables}))
+            self._create_indexes(cursor)
+
+    def _create_indexes(self, cursor: Any) -> None:
+        for index in self.indexes:
+            cursor.execute(index.format(**{n: self.t(n) for n in self.tables}))
+
+    def secondary_indexes(self) -> list[str]:
+        """The names of the indexes that only serve queries: a full rebuild on SQLite drops
+        them and builds each once at the end, instead of updating it row by row."""
+        return [m.group(1) for m in map(SECONDARY_INDEX.match, self.indexes) if m]
+
+    def drop_secondary_indexes(self) -> None:
+        """SQLite only: there a write transaction locks the whole file anyway, and readers
+        see the same rows with or without an index, only slower."""
+        with self.sql.transaction() as cursor:
+            for name in self.secondary_indexes():
+                cursor.execute(f"DROP INDEX IF EXISTS {name}")
+
+    def restore_indexes(self) -> None:
+        """Create any index that is missing (SQLite)."""
+        present = {r["name"] for r in self.sql.all(
+            "SELECT name FROM sqlite_master WHERE type = 'index'")}
+        if not set(self.secondary_indexes()) <= present:
+            with self.sql.transaction() as cursor:
+                self._create_indexes(cursor)
 
     def reset(self) -> None:
         """Forget everything, so the next catch-up rebuilds from position 0."""

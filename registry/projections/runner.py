@@ -66,19 +66,7 @@ class Follower:
             for projection in self.projections:
                 projection.model._cursor = cursor
             try:
-                for notification in notifications:
-                    event = None
-                    for projection in self.projections:
-                        if notification.id <= positions[projection.name]:
-                            continue
-                        if projection.topics and notification.topic not in projection.topics:
-                            continue
-                        if projection.raw:  # it reads the stored event, bytes and all
-                            subject = notification
-                        else:
-                            subject = event = event or to_domain_event(notification)
-                        projection.process_event(subject, Tracking(projection.name,
-                                                                   notification.id))
+                self._dispatch(notifications, positions, to_domain_event)
                 last = notifications[-1].id
                 for projection in self.projections:
                     projection.flush()
@@ -90,10 +78,43 @@ class Follower:
                     projection.pending.clear()
                     projection.batch_ended()
 
+    def _dispatch(self, notifications: Sequence[Any], positions: dict[str, int],
+                  to_domain_event: Callable[[Any], Any]) -> None:
+        """Hand each notification to every projection that has not seen it and follows its
+        topic, inside the batch's transaction; decode it at most once, and only if some
+        projection wants the event rather than the stored notification."""
+        wanted = [(p, positions[p.name], frozenset(p.topics) if p.topics else None, p.raw)
+                  for p in self.projections]
+        for notification in notifications:
+            event = None
+            for projection, position, topics, raw in wanted:
+                if notification.id <= position or (topics is not None
+                                                   and notification.topic not in topics):
+                    continue
+                if raw:  # it reads the stored event, bytes and all
+                    subject = notification
+                else:
+                    if event is None:
+                        event = to_domain_event(notification)
+                    subject = event
+                projection.handler(type(subject))(subject, Tracking(projection.name,
+                                                                    notification.id))
+
     def rebuild(self, progress: Progress | None = None) -> int:
+        """Every read model again from position 0. On SQLite the indexes that only serve
+        queries are dropped first and built once at the end (an interrupted rebuild leaves
+        them to the next open): far cheaper than keeping them up to date row by row."""
+        deferred = bool(self.projections) and not self.projections[0].sql.postgres
         for projection in self.projections:
+            if deferred:
+                projection.drop_secondary_indexes()
             projection.reset()
-        return self.catch_up(progress=progress)
+        try:
+            return self.catch_up(progress=progress)
+        finally:
+            if deferred:
+                for projection in self.projections:
+                    projection.restore_indexes()
 
     def digests(self) -> dict[str, str]:
         return {p.name: p.digest() for p in self.projections}
