@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from functools import singledispatchmethod
+from inspect import getattr_static
 from typing import Any, TypeVar
 from uuid import UUID, uuid4
 
@@ -149,6 +150,7 @@ class Registry(Application[UUID]):
         self.similar_actions: Callable[[ActionFacts], Sequence[Any]] = lambda facts: ()
         self.partner_directory: Callable[[], Iterable[str]] = lambda: ()  # the read model
         self._partners: set[str] = set()
+        self._handlers: dict[type, Callable[[Registry, Any, UnitOfWork], None]] = {}
         super().__init__(env)
         self.event_table = EventTable(self.recorder)
         self.event_table.make_append_only()
@@ -176,7 +178,7 @@ class Registry(Application[UUID]):
         uow = UnitOfWork(self, by)
         for index, command in enumerate(commands):
             try:
-                self.handle(command, uow)
+                self._handler(type(command))(self, command, uow)
             except ValidationFailed as error:
                 if len(commands) > 1:
                     error.problems = [Problem(f"[{index}].{p.field}", p.rule, p.message)
@@ -214,6 +216,15 @@ class Registry(Application[UUID]):
         return [c.Receipt(o["aggregate"], o["aggregate_id"], o["version"],
                           self.event_table.position_of(UUID(o["uuid"]), o["version"]) or 0,
                           tuple(o.get("warnings", ()))) for o in claim.outcomes]
+
+    def _handler(self, command_class: type) -> Callable[[Registry, Any, UnitOfWork], None]:
+        """`handle`'s implementation for a command class, found once (a singledispatchmethod
+        finds it and builds a new bound method on every call)."""
+        found = self._handlers.get(command_class)
+        if found is None:
+            dispatcher = getattr_static(self, "handle").dispatcher
+            found = self._handlers[command_class] = dispatcher.dispatch(command_class)
+        return found
 
     @singledispatchmethod
     def handle(self, command: c.Command, uow: UnitOfWork) -> None:
