@@ -9,6 +9,7 @@ import re
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
+from eventsourcing.persistence import OperationalError
 from flask import Flask, Response, current_app, g, request
 from flask_smorest import Api
 from flask_smorest.utils import prepare_response
@@ -91,7 +92,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
                               checkpoint_every=app.config["COOPREG_CHECKPOINT_EVERY"])
     app.extensions["coopreg"] = Context(services, TokenStore(services.queries.sql), worker)
     if app.config["COOPREG_FOLLOW"]:
-        services.follower.catch_up()
+        _catch_up_at_boot(services)
         worker.start()
     api = RegistryApi(app)
     from api.resources import BLUEPRINTS
@@ -107,6 +108,15 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.after_request(_etag)
     logging.getLogger("coopreg").setLevel(logging.INFO)
     return app
+
+
+def _catch_up_at_boot(services: Any) -> None:
+    """Serve fresh reads from the first request if the store allows; a busy store (another
+    worker booting) leaves it to the worker thread rather than failing the boot."""
+    try:
+        services.follower.catch_up()
+    except OperationalError as error:
+        logging.getLogger("coopreg.worker").warning("catch-up at boot deferred: %s", error)
 
 
 def _authenticate() -> Response | None:
