@@ -46,6 +46,8 @@ class Follower:
             try:
                 self._apply(notifications, positions)
             except IntegrityError:
+                if self.positions() == positions:
+                    raise  # nobody moved on: the batch itself conflicts (a tampered log)
                 continue  # another process recorded this batch first: re-read positions
             read += len(notifications)
             if progress:

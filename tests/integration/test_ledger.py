@@ -6,6 +6,7 @@ import json
 from uuid import UUID
 
 import pytest
+from eventsourcing.persistence import IntegrityError
 
 from registry.io import export_events
 from registry.ledger.leaves import event_leaf_hash
@@ -73,3 +74,16 @@ def test_a_new_event_extends_the_log_consistently(logged):
     assert ledger.size() == before_size + 1
     proof = ledger.consistency(before_size, ledger.size())
     assert verify_consistency(before_size, ledger.size(), before_root, ledger.root(), proof)
+
+
+def test_a_batch_that_conflicts_with_the_log_itself_fails_instead_of_retrying_forever(logged):
+    """A leaf row that no projection wrote (a tampered store) makes the next batch refuse;
+    the follower re-reads positions, sees nobody else moved on, and raises."""
+    ledger_sql = logged.queries.sql
+    next_position = logged.app.recorder.max_notification_id() + 1
+    with ledger_sql.transaction() as cursor:
+        ledger_sql.execute(cursor, f"INSERT INTO {ledger_sql.table('ledger_leaves')} "
+                           "VALUES (?, ?, ?)", (next_position, 999, "00" * 32))
+    run(logged, action(occurred_on="2017-05-06"), by="partner:ohchr", key="late")
+    with pytest.raises(IntegrityError):
+        logged.follower.catch_up()
