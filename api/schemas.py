@@ -169,6 +169,9 @@ class EventSchema(Out):
     topic = fields.String(required=True)
     state = fields.String(metadata={"description": "the stored payload, UTF-8 JSON"})
     state_b64 = fields.String(metadata={"description": "the stored payload when not UTF-8"})
+    leaf_index = fields.Integer(allow_none=True, metadata={
+        "description": "the event's place in the transparency log, from 0 (positions may "
+                       "skip numbers; leaves do not); null until the log has caught up"})
     leaf_hash = fields.String(allow_none=True, metadata={
         "description": "the event's leaf in the transparency log (RFC 6962 leaf hash, hex); "
                        "null until the log has caught up"})

@@ -14,7 +14,6 @@ from api.schemas import WRITE, EventArgs, EventPageSchema, ImportReportSchema
 from registry.commands import ReportAction
 from registry.domain import Problem, ValidationFailed
 from registry.io import event_record
-from registry.projections import Ledger
 from registry.schemas import load_command
 
 blp = Blueprint("audit", __name__, url_prefix="/v1", description="The event log and imports")
@@ -31,9 +30,9 @@ class Events(MethodView):
         recorder = ctx().services.app.recorder
         rows = recorder.select_notifications(start=args["after"] + 1, limit=args["limit"] + 1)
         items = [event_record(n) for n in rows[:args["limit"]]]
-        leaves = Ledger(ctx().services.queries.sql).leaf_hashes([i["position"] for i in items])
+        leaves = ctx().services.ledger.leaves([i["position"] for i in items])
         for item in items:
-            item["leaf_hash"] = leaves.get(item["position"])
+            item["leaf_index"], item["leaf_hash"] = leaves.get(item["position"], (None, None))
         next_url = None
         headers = {}
         if len(rows) > args["limit"]:

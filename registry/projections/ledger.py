@@ -142,13 +142,15 @@ class Ledger:
                            f"{self.sql.table('ledger_leaves')} WHERE position = ?", (position,))
         return (int(row["leaf_index"]), bytes.fromhex(row["leaf_hash"])) if row else None
 
-    def leaf_hashes(self, positions: list[int]) -> dict[int, str]:
+    def leaves(self, positions: list[int]) -> dict[int, tuple[int, str]]:
+        """(leaf index, leaf hash in hex) of each of `positions` the log holds."""
         if not positions:
             return {}
         marks = ",".join("?" * len(positions))
-        rows = self.sql.all(f"SELECT position, leaf_hash FROM {self.sql.table('ledger_leaves')} "
-                            f"WHERE position IN ({marks})", positions)
-        return {int(r["position"]): r["leaf_hash"] for r in rows}
+        rows = self.sql.all(f"SELECT position, leaf_index, leaf_hash FROM "
+                            f"{self.sql.table('ledger_leaves')} WHERE position IN ({marks})",
+                            positions)
+        return {int(r["position"]): (int(r["leaf_index"]), r["leaf_hash"]) for r in rows}
 
     def inclusion(self, index: int, size: int) -> list[Hash]:
         return inclusion_proof(index, size, self._hashes(_ranges(inclusion_proof, index, size)))
