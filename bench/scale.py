@@ -315,13 +315,12 @@ def read_queries(services: Services, ids: list[str], mid: int) -> dict[str, Prep
 
 def latency(prepare: Prepared, repeats: int, rng: random.Random,
             budget_s: float = 30.0) -> dict[str, float]:
-    """`repeats` timed calls, or as many as fit in `budget_s` (at least 20): a slow query
-    at 1M events would otherwise take most of the run."""
-    for _ in range(3):  # warm caches, unmeasured
-        prepare(rng)()
+    """`repeats` timed calls, or as many as fit in `budget_s` (at least 3): a query that
+    slows with size would otherwise take most of a 1M run."""
+    prepare(rng)()  # warm caches, unmeasured
     seconds: list[float] = []
     deadline = time.perf_counter() + budget_s
-    while len(seconds) < repeats and (len(seconds) < 20 or time.perf_counter() < deadline):
+    while len(seconds) < repeats and (len(seconds) < 3 or time.perf_counter() < deadline):
         call = prepare(rng)
         start = time.perf_counter()
         call()
@@ -532,29 +531,39 @@ def profile_growth(growth: Growth, args: argparse.Namespace) -> dict[str, Any]:
 
 def measure_size(growth: Growth, size: int, args: argparse.Namespace,
                  folder: Path) -> dict[str, Any]:
-    log(f"[{growth.store.name}] growing to {size:,} events")
+    name = growth.store.name
+
+    def step(what: str) -> None:
+        log(f"[{name}] {size:,}: {what}")
+
+    step("growing")
     clock = growth.grow(size)
     head = growth.head()
     check_events(head, growth.events + growth.extra_events, "growth")
     out: dict[str, Any] = {"size": size, "events_in_store": head,
                            "actions": growth.history.actions,
                            "growth": growth_figures(clock, head)}
-    log(f"[{growth.store.name}] {size:,}: replay")
+    step(f"grown ({', '.join(f'{k} {v:,.0f}/s' for k, v in out['growth']['per_s'].items())})"
+         "; replay")
     out["replay"] = replay(growth.registry_url, head)
-    log(f"[{growth.store.name}] {size:,}: reads and proofs")
+    step(f"replay {out['replay']['registry']['per_s']:,.0f}/s, peak RSS "
+         f"{out['replay']['registry']['rss_mb']['peak']:,.0f} MB; reads and proofs")
     out["reads"] = reads(growth, args.read_repeats, args.seed + size)
     out["proofs"] = proofs(growth, args.proof_repeats, args.seed + size)
-    log(f"[{growth.store.name}] {size:,}: export, verify, import")
+    step("p50 ms " + ", ".join(f"{q}: {f['p50_ms']:.1f}"
+                               for q, f in out["reads"]["queries"].items())
+         + "; export, verify, import")
     out["export_import"] = export_import(growth, folder)
     out["verify"] = measure_verify(growth.registry_url, folder / "cli-export.ndjson", head)
     for used in folder.iterdir():
         used.unlink()
-    log(f"[{growth.store.name}] {size:,}: single writes")
+    step(f"import {out['export_import']['import_per_s']:,.0f}/s; single writes")
     out["single_writes"] = single_writes(growth, args.single)
     growth.extra_events += out["single_writes"]["events"]
-    log(f"[{growth.store.name}] {size:,}: one agreement revision")
+    step(f"single writes {out['single_writes']['ratio']:.2f}x raw; one agreement revision")
     out["agreement_revision"] = agreement_revision(growth)
     growth.extra_events += 1
+    step(f"revision projected in {out['agreement_revision']['project_s']:.1f} s")
     return out
 
 
