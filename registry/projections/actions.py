@@ -5,10 +5,11 @@ the current state is `valid_to IS NULL` and the state as of position P is
 `valid_from <= P < coalesce(valid_to, ∞)`: no replay per query.
 
 Lists come in occurred order, so the indexes walk that order and test transaction time on
-the way: `action_versions_occurred` for any list, and each tag's rows (keyed by tag, value,
-occurred start, action, version, valid_from) for a list filtered by partner, country,
-theme, mechanism or flag. `action_periods` keeps the longest period ever recorded, which
-bounds where an occurred range (valid time) must start looking."""
+the way: `action_versions_occurred` for any list (`…_kind_occurred` for one kind), and
+each tag's rows (keyed by tag, value, occurred start, action, version, valid_from) for a
+list filtered by partner, country, theme, mechanism or flag. `action_periods` keeps the
+longest period ever recorded, which bounds where an occurred range (valid time) must start
+looking."""
 
 from __future__ import annotations
 
@@ -59,8 +60,8 @@ class ActionsProjection(ReadModel):
         "CREATE INDEX IF NOT EXISTS action_versions_occurred ON {action_versions} "
         "(occurred_start, action_id, valid_from, valid_to)",
         "CREATE INDEX IF NOT EXISTS action_versions_from ON {action_versions} (valid_from)",
-        "CREATE INDEX IF NOT EXISTS action_versions_kind ON {action_versions} "
-        "(kind, valid_to, occurred_start)",
+        "CREATE INDEX IF NOT EXISTS action_versions_kind_occurred ON {action_versions} "
+        "(kind, occurred_start, action_id, valid_from, valid_to)",
     ]  # a tag filter walks action_tags' primary key alone, in occurred order
 
     def create_tables(self) -> None:

@@ -79,9 +79,9 @@ class ActionPlan:
         if as_of is None:
             self.add("v.valid_to IS NULL")
             return
-        if not self.db.postgres:
+        if not self.db.postgres and (early or self.where.kind is None):
             index = "action_versions_from" if early else "action_versions_occurred"
-            self.source += f" INDEXED BY {index}"
+            self.source += f" INDEXED BY {index}"  # one kind: its own index, which it picks
         self.add("v.valid_from <= ? AND (v.valid_to IS NULL OR v.valid_to > ?)", as_of, as_of)
 
     def has_tag(self, tag: str, value: str | None) -> None:
@@ -113,6 +113,7 @@ class ActionPlan:
         self.add(f"({self.o}.occurred_start, {self.o}.action_id) > (?, ?)", start, action_id)
 
     def sql(self, limit: int) -> tuple[str, list[Any]]:
+        """The statement and its parameters, for at most `limit` rows."""
         return (f"SELECT v.* FROM {self.source} WHERE {' AND '.join(self.clauses)} "
                 f"ORDER BY {self.o}.occurred_start, {self.o}.action_id LIMIT ?",
                 [*self.params, limit])
@@ -177,12 +178,15 @@ class Queries:
         """Live actions of the same kind, overlapping in time, reported by someone else:
         the candidates plugins look at for duplication."""
         clause, params = _as_of("v", as_of)
+        start, end = facts.occurred_on.start, facts.occurred_on.end
+        earliest = start - timedelta(days=self._longest_period())  # bounds the index range
         rows = self.sql.all(
             f"SELECT * FROM {self.sql.table('action_versions')} v WHERE v.kind = ? AND "
             f"{clause} AND v.status <> 'retracted' AND v.reporting_partner <> ? "
-            "AND v.occurred_start <= ? AND v.occurred_end >= ? ORDER BY v.action_id LIMIT ?",
-            (facts.kind, *params, facts.reporting_partner, facts.occurred_on.end.isoformat(),
-             facts.occurred_on.start.isoformat(), limit))
+            "AND v.occurred_start >= ? AND v.occurred_start <= ? AND v.occurred_end >= ? "
+            "ORDER BY v.action_id LIMIT ?",
+            (facts.kind, *params, facts.reporting_partner, earliest.isoformat(),
+             end.isoformat(), start.isoformat(), limit))
         return [_action(row) for row in rows]
 
     # -- actions ----------------------------------------------------------------------
@@ -190,10 +194,11 @@ class Queries:
     def actions(self, where: ActionFilter = ActionFilter(), *, as_of: int | None = None,
                 limit: int = 100, cursor: str | None = None) -> Page:
         tags = [(tag, getattr(where, tag)) for tag in TAGS if getattr(where, tag) is not None]
-        return self._action_page(where, tags, as_of, limit, cursor)
+        rows = self._action_rows(where, tags, as_of, limit + 1, cursor)
+        return _page([_action(row) for row in rows], limit)
 
-    def _action_page(self, where: ActionFilter, tags: list[tuple[str, str | None]],
-                     as_of: int | None, limit: int, cursor: str | None) -> Page:
+    def _action_rows(self, where: ActionFilter, tags: list[tuple[str, str | None]],
+                     as_of: int | None, limit: int, cursor: str | None) -> list[dict[str, Any]]:
         """Actions matching `where` and every tag, in occurred order, resuming after
         `cursor`. One index is walked in that order and transaction time is tested on the
         way: a tag's own rows when there is a tag (the rarest kind drives), else the
@@ -214,7 +219,7 @@ class Queries:
         plan.filter(self._longest_period())
         if cursor:
             plan.after(*decode_cursor(cursor))
-        return _page([_action(row) for row in self.sql.all(*plan.sql(limit + 1))], limit)
+        return self.sql.all(*plan.sql(limit))
 
     def _longest_period(self) -> int:
         """Days: the longest period any recorded action claimed to last."""
@@ -310,9 +315,24 @@ class Queries:
 
     def flagged(self, *, rule: str | None = None, as_of: int | None = None,
                 limit: int = 100, cursor: str | None = None) -> Page:
-        """Live actions a plugin related to others (e.g. possible duplication)."""
-        return self._action_page(ActionFilter(include_retracted=False), [("flag", rule)],
-                                 as_of, limit, cursor)
+        """Live actions a plugin related to others (e.g. possible duplication): for each
+        flagging rule (few), a walk of its rows in occurred order; the walks merged."""
+        live, found = ActionFilter(include_retracted=False), {}
+        for flag in [rule] if rule else self._flag_rules():
+            for row in self._action_rows(live, [("flag", flag)], as_of, limit + 1, cursor):
+                found.setdefault(row["action_id"], row)
+        rows = sorted(found.values(), key=lambda r: (r["occurred_start"], r["action_id"]))
+        return _page([_action(row) for row in rows[:limit + 1]], limit)
+
+    def _flag_rules(self) -> list[str]:
+        """Every rule that ever flagged an action: one index seek per rule (a loose index
+        scan), not a walk over every flagged version."""
+        tags = self.sql.table("action_tags")
+        return [r["value"] for r in self.sql.all(
+            f"WITH RECURSIVE rules(value) AS (SELECT MIN(value) FROM {tags} WHERE tag = 'flag' "
+            f"UNION ALL SELECT (SELECT MIN(t.value) FROM {tags} t WHERE t.tag = 'flag' AND "
+            "t.value > rules.value) FROM rules WHERE rules.value IS NOT NULL) "
+            "SELECT value FROM rules WHERE value IS NOT NULL")]
 
     def summary(self, *, as_of: int | None = None) -> dict[str, Any]:
         counts = self.counts(as_of=as_of)
