@@ -27,6 +27,10 @@ from registry.store import Sql
 
 # An index that only speeds up queries (not UNIQUE, so it enforces nothing): its name.
 SECONDARY_INDEX = re.compile(r"CREATE INDEX IF NOT EXISTS (\w+) ON ")
+# A plain one-row INSERT: its row of placeholders, which a multi-row INSERT repeats.
+ROW_VALUES = re.compile(r"^INSERT INTO (?P<table>\S+) VALUES (?P<row>\(\?(?:,\?)*\))$")
+ROWS_PER_INSERT = 100
+MAX_PARAMETERS = 999  # per statement: the lowest limit any SQLite build has had
 
 
 class ReadModelMixin:
@@ -60,6 +64,15 @@ class ReadModelMixin:
             with self.sql.transaction() as cursor:
                 self.sql.executemany(cursor, statement, rows)
 
+    def copy(self, table: str, rows: list[Sequence[Any]]) -> None:
+        """PostgreSQL's bulk load (COPY), in the batch transaction when there is one: the
+        same rows, constraints and triggers as INSERT, at a fraction of the cost per row."""
+        if self._cursor is not None:
+            _copy(self._cursor, table, rows)
+        else:
+            with self.sql.transaction() as cursor:
+                _copy(cursor, table, rows)
+
     def track(self, cursor: Any, notification_id: int) -> None:
         self._insert_tracking(cursor, Tracking(self.tracking_name, notification_id))  # type: ignore[attr-defined]
 
@@ -70,6 +83,12 @@ class ReadModelMixin:
                  if self.sql.postgres else "tracking")
         self.sql.execute(cursor, f"DELETE FROM {table} WHERE application_name = ?",
                          (self.tracking_name,))
+
+
+def _copy(cursor: Any, table: str, rows: list[Sequence[Any]]) -> None:
+    with cursor.copy(f"COPY {table} FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(row)
 
 
 class SQLiteReadModel(ReadModelMixin, SQLiteTrackingRecorder):
@@ -149,8 +168,29 @@ class ReadModel(Projection[TrackingRecorder]):
 
     def flush(self) -> None:
         for statement, rows in self.pending.items():
-            self.model.executemany(statement, rows)
+            self._write_rows(statement, rows)
         self.pending.clear()
+
+    def _write_rows(self, statement: str, rows: list[Sequence[Any]]) -> None:
+        """Buffered rows, in order, in bulk. On PostgreSQL with COPY (psycopg spends far
+        more per row on executemany's pipeline than the server does on the insert). On
+        SQLite, whole groups as one multi-row INSERT each (executemany runs the statement
+        once per row, which costs about a third more per row; a group's statement is the
+        same text every time, so it stays prepared) and the rest with executemany."""
+        values = ROW_VALUES.search(statement) if rows else None
+        if values is not None and self.sql.postgres:
+            self.model.copy(values.group("table"), rows)
+            return
+        size = min(ROWS_PER_INSERT, MAX_PARAMETERS // len(rows[0])) if values else 0
+        whole = len(rows) - len(rows) % size if size > 1 else 0
+        if values is None or not whole:
+            self.model.executemany(statement, rows)
+            return
+        group = statement[:values.start("row")] + ",".join([values.group("row")] * size)
+        for start in range(0, whole, size):
+            self.model.execute(group, [v for row in rows[start:start + size] for v in row])
+        if whole < len(rows):
+            self.model.executemany(statement, rows[whole:])
 
     def batch_ended(self) -> None:
         """Hook: forget per-batch state."""
