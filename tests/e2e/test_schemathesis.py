@@ -210,7 +210,8 @@ class Scenarios(schema.as_state_machine()):  # type: ignore[misc]
 
 
 def test_scenarios_along_the_documents_links_match_it(fuzzed_app):
-    within_budget()
+    # bounded by COOPREG_FUZZ_SCENARIOS, not by the time budget, which it does not start:
+    # the single calls that follow get the whole budget
     Scenarios.fuzzed = fuzzed_app
     Scenarios.run(settings=STATEFUL)
 
