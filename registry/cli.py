@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -67,7 +68,7 @@ def services(ctx: click.Context) -> Iterator[Services]:
         registry = open_registry(ctx.obj["db"], plugins=ctx.obj["plugins"])
     except RegistryError as error:
         raise UserError(describe(error)) from None
-    except (PersistenceError, OSError) as error:
+    except (PersistenceError, OSError, sqlite3.DatabaseError) as error:
         raise UserError(f"cannot open the database {ctx.obj['db'] or '(default)'}: "
                         f"{error}") from None
     try:
@@ -271,8 +272,7 @@ def post(ctx: click.Context, source: TextIO, by: str, idempotency_key: str | Non
 
     SOURCE holds one JSON object, a JSON array, or NDJSON (one command per line). Commands
     are recorded in atomic chunks; a failing chunk records nothing and names its line."""
-    text = source.read()
-    items = list(_parse_commands(text))
+    items = list(_parse_commands(_read_text(source)))
     with services(ctx) as s:
         if len(items) == 1:
             line, data = items[0]
@@ -311,13 +311,21 @@ def _split_batch_error(error: ValidationFailed) -> tuple[int, ValidationFailed]:
                                     for p in error.problems])
 
 
+def _read_text(source: TextIO) -> str:
+    try:
+        return source.read()
+    except UnicodeDecodeError as error:
+        raise UserError(f"{source.name} is not UTF-8 text (byte {error.start}: "
+                        f"{error.reason})") from None
+
+
 def _parse_commands(text: str) -> Iterator[tuple[int, Any]]:
     stripped = text.strip()
     if not stripped:
         raise UserError("no command given (empty input)")
     try:
         whole = json.loads(stripped)
-    except ValueError:
+    except (ValueError, RecursionError):  # perhaps NDJSON: each line is read below
         whole = None
     if isinstance(whole, list):
         yield from ((i + 1, item) for i, item in enumerate(whole))
@@ -331,6 +339,8 @@ def _parse_commands(text: str) -> Iterator[tuple[int, Any]]:
                 yield number, json.loads(line)
             except ValueError as error:
                 raise UserError(f"line {number}: not JSON ({error})") from None
+            except RecursionError:
+                raise UserError(f"line {number}: JSON nested too deeply") from None
 
 
 def _load(line: int, data: Any, total: int) -> Any:
@@ -396,7 +406,14 @@ def import_cmd(ctx: click.Context, source: TextIO) -> None:
     """Import an NDJSON export into an empty store, then build the read models."""
     with services(ctx) as s:
         with progress_bar("importing", None) as advance:
-            report = import_events(s.app.recorder, s.app.mapper, source, progress=advance)
+            try:
+                report = import_events(s.app.recorder, s.app.mapper, source,
+                                       progress=advance)
+            except UnicodeDecodeError as error:
+                recorded = s.app.recorder.max_notification_id() or 0
+                raise UserError(f"{source.name} is not UTF-8 text (byte {error.start}: "
+                                f"{error.reason}); {recorded} events before it were "
+                                "recorded") from None
         s.follower.catch_up()
         note = " (positions renumbered: the source had gaps)" if report.renumbered else ""
         click.echo(f"imported {report.events} events{note}")

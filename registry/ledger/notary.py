@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from registry.config import Database
+from registry.domain.errors import RegistryError
 from registry.ledger.notes import Checkpoint, SigningKey, parse_body
 from registry.projections.ledger import Ledger
 from registry.store import Sql, make_append_only
@@ -23,6 +24,12 @@ KEY_ENV = "COOPREG_SIGNING_KEY"
 
 class NoSigningKey(RuntimeError):
     """The registry was given no signing key (`coopreg init` creates one)."""
+
+
+class SigningKeyUnusable(RegistryError):
+    """The signing key's file exists but cannot serve: unreadable, too open, or no key."""
+
+    kind = "signing-key-unusable"
 
 
 @dataclass(frozen=True)
@@ -59,6 +66,15 @@ def ensure_key(database: Database) -> tuple[Path | None, bool]:
     return path, True
 
 
+def _load_key(path: Path) -> SigningKey | None:
+    if not path.exists():
+        return None
+    try:
+        return SigningKey.load(path)
+    except (OSError, ValueError, TypeError) as error:  # cryptography says ValueError
+        raise SigningKeyUnusable(f"the signing key {path} cannot be used: {error}") from None
+
+
 def witness_path(key_path: Path) -> Path:
     return key_path.with_name(key_path.name + ".checkpoint")
 
@@ -80,8 +96,7 @@ class Notary:
         path = key_path or default_key_path(database)
         if path is None:
             return cls(sql, ledger, SigningKey.generate())
-        key = SigningKey.load(path) if path.exists() else None
-        return cls(sql, ledger, key, witness_path(path))
+        return cls(sql, ledger, _load_key(path), witness_path(path))
 
     def _create_table(self) -> None:
         if self.sql.has_tables([TABLE]):
