@@ -28,6 +28,9 @@ from registry.projections.base import ReadModel, dumps, iso
 from registry.projections.layout import create_tables_or_relayout
 
 TAGS = ("partner", "counterpart", "country", "theme", "mechanism")
+STANDINGS = [(status, confirmation) for status in ("reported", "retracted")
+             for confirmation in ("claimed", "acknowledged", "disputed")]
+COUNTED = [f"{status}_{confirmation}" for status, confirmation in STANDINGS]
 LONGEST = "SELECT longest_days FROM {table} WHERE name = 'actions'"
 VALID_TO = 3  # index of valid_to in a version row
 
@@ -53,6 +56,9 @@ class ActionsProjection(ReadModel):
             PRIMARY KEY (tag, value, occurred_start, action_id, version, valid_from)""",
         "action_periods": """
             name TEXT NOT NULL, longest_days INTEGER NOT NULL, PRIMARY KEY (name)""",
+        "action_counts": "position BIGINT NOT NULL, "
+                         + ", ".join(f"{column} BIGINT NOT NULL" for column in COUNTED)
+                         + ", PRIMARY KEY (position)",
     }
     indexes: ClassVar[list[str]] = [
         "CREATE INDEX IF NOT EXISTS action_versions_current ON {action_versions} "
@@ -66,7 +72,7 @@ class ActionsProjection(ReadModel):
 
     def create_tables(self) -> None:
         """A store built before tags were kept in occurred order rebuilds this model."""
-        create_tables_or_relayout(self, "action_periods")
+        create_tables_or_relayout(self, "action_counts")
 
     def __init__(self, view: Any, rules: Any = None) -> None:
         super().__init__(view, rules)
@@ -76,10 +82,25 @@ class ActionsProjection(ReadModel):
         self.open_rows: dict[str, list[Any]] = {}  # rows buffered in this batch, by action
         self.longest: int | None = None  # days; read once per batch (another process writes)
         self.longer = False  # a period longer than any before was recorded in this batch
+        self.counts: list[int] | None = None  # current actions by standing, as of the batch
+        self.insert_counts = (f"INSERT INTO {self.t('action_counts')} VALUES "
+                              f"({','.join('?' * (len(COUNTED) + 1))})")
 
     def batch_ended(self) -> None:
         self.open_rows.clear()
-        self.longest, self.longer = None, False
+        self.longest, self.longer, self.counts = None, False, None
+
+    def _count(self, was: tuple[str, str] | None, now: tuple[str, str], position: int) -> None:
+        """The running count of current actions by (status, confirmation), one row per
+        action event: a summary, now or as of any position, is one look-up."""
+        if self.counts is None:
+            row = self.model.execute(f"SELECT * FROM {self.t('action_counts')} "
+                                     "ORDER BY position DESC LIMIT 1").fetchone()
+            self.counts = [int(row[c]) for c in COUNTED] if row else [0] * len(COUNTED)
+        if was is not None:
+            self.counts[STANDINGS.index(was)] -= 1
+        self.counts[STANDINGS.index(now)] += 1
+        self.buffer(self.insert_counts, (position, *self.counts))
 
     def flush(self) -> None:
         super().flush()
@@ -142,15 +163,16 @@ class ActionsProjection(ReadModel):
         row = self.open_rows.get(key)
         if row is not None:  # still in this batch's buffer
             row[VALID_TO] = tracking.notification_id
-            return Current(json.loads(row[12]), row[5], row[18], json.loads(row[20]))
+            return Current(json.loads(row[12]), row[5], row[18], json.loads(row[20]),
+                           (row[5], row[19]))
         table = self.t("action_versions")
         found = self.model.execute(
-            f"SELECT facts, status, first_recorded_at, responses FROM {table} "
+            f"SELECT facts, status, first_recorded_at, responses, confirmation FROM {table} "
             "WHERE action_id = ? AND valid_to IS NULL", (key,)).fetchone()
         self.model.execute(f"UPDATE {table} SET valid_to = ? WHERE action_id = ? "
                            "AND valid_to IS NULL", (tracking.notification_id, key))
         return Current(json.loads(found["facts"]), found["status"], found["first_recorded_at"],
-                       json.loads(found["responses"]))
+                       json.loads(found["responses"]), (found["status"], found["confirmation"]))
 
     def _insert(self, event: Any, tracking: Tracking, kind: str, now: Current, *,
                 changes: dict[str, Any] | None, reason: str | None) -> None:
@@ -171,6 +193,7 @@ class ActionsProjection(ReadModel):
                dumps(now.responses) if now.responses else "{}"]
         self.open_rows[key] = row
         self.buffer(self.insert_version, row)
+        self._count(now.was, (status, row[19]), tracking.notification_id)
         self.buffer_many(self.insert_tag, [(tag, value, start, key, version,
                                             tracking.notification_id)
                                            for tag, value in _tags(facts) + _flags(findings)])
@@ -184,6 +207,7 @@ class Current:
     status: str
     first_recorded_at: str
     responses: dict[str, dict[str, str]]
+    was: tuple[str, str] | None = None  # (status, confirmation) of the version it replaces
 
 
 def _flags(findings: list[dict[str, Any]]) -> list[tuple[str, str]]:

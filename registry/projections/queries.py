@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from registry.projections.actions import LONGEST, TAGS
+from registry.projections.actions import COUNTED, LONGEST, STANDINGS, TAGS
 from registry.projections.clock import Clock, Moment
 from registry.rules import STATUSES, Evidence, Obligation
 from registry.store import Sql
@@ -300,15 +300,18 @@ class Queries:
                 for c, partners in out.items()]
 
     def activity(self, tag: str, *, as_of: int | None = None) -> list[dict[str, Any]]:
-        """Live actions per theme or per mechanism, with the partners involved."""
+        """Live actions per theme or per mechanism, with the partners involved. A version
+        has each (tag, value) once and an action one version at a time, so counting rows
+        counts actions; the tag's rows are walked in value order."""
         clause, params = _as_of("v", as_of)
         rows = self.sql.all(
-            f"SELECT t.value AS value, COUNT(DISTINCT v.action_id) AS n, "
+            f"SELECT t.value AS value, COUNT(*) AS n, "
             "MIN(v.occurred_start) AS first, MAX(v.occurred_end) AS last "
-            f"FROM {self.sql.table('action_versions')} v "
-            f"JOIN {self.sql.table('action_tags')} t ON t.action_id = v.action_id "
-            "AND t.version = v.version AND t.tag = ? "
-            f"WHERE {clause} AND v.status <> 'retracted' GROUP BY t.value ORDER BY t.value",
+            f"FROM {self.sql.table('action_tags')} t "
+            f"JOIN {self.sql.table('action_versions')} v ON v.action_id = t.action_id "
+            "AND v.version = t.version "
+            f"WHERE t.tag = ? AND {clause} AND v.status <> 'retracted' "
+            "GROUP BY t.value ORDER BY t.value",
             [tag, *params])
         return [{tag: r["value"], "actions": int(r["n"]), "first_occurred": r["first"],
                  "last_occurred": r["last"]} for r in rows]
@@ -335,21 +338,27 @@ class Queries:
             "SELECT value FROM rules WHERE value IS NOT NULL")]
 
     def summary(self, *, as_of: int | None = None) -> dict[str, Any]:
-        counts = self.counts(as_of=as_of)
-        clause, params = _as_of("v", as_of)
-        rows = self.sql.all(
-            f"SELECT status, confirmation, COUNT(*) AS n FROM "
-            f"{self.sql.table('action_versions')} v WHERE {clause} "
-            "GROUP BY status, confirmation", params)
+        """Counts of partners, agreements and actions, actions by status and (the live
+        ones) by confirmation: the actions' running count at the position, one look-up."""
+        standings = self._standings(as_of)
         by_status: dict[str, int] = {}
         by_confirmation: dict[str, int] = {}
-        for row in rows:
-            by_status[row["status"]] = by_status.get(row["status"], 0) + int(row["n"])
-            if row["status"] != "retracted":
-                by_confirmation[row["confirmation"]] = (
-                    by_confirmation.get(row["confirmation"], 0) + int(row["n"]))
-        return {**counts, "actions_by_status": by_status,
-                "actions_by_confirmation": by_confirmation}
+        for (status, confirmation), n in standings.items():
+            if n:
+                by_status[status] = by_status.get(status, 0) + n
+                if status != "retracted":
+                    by_confirmation[confirmation] = by_confirmation.get(confirmation, 0) + n
+        return {**self.counts(as_of=as_of, standings=standings),
+                "actions_by_status": by_status, "actions_by_confirmation": by_confirmation}
+
+    def _standings(self, as_of: int | None) -> dict[tuple[str, str], int]:
+        """How many actions stood reported or retracted, claimed, acknowledged or disputed,
+        at a position (now by default)."""
+        where, params = ("", []) if as_of is None else ("WHERE position <= ? ", [as_of])
+        row = self.sql.one(f"SELECT * FROM {self.sql.table('action_counts')} {where}"
+                           "ORDER BY position DESC LIMIT 1", params)
+        return {standing: int(row[column]) if row else 0
+                for standing, column in zip(STANDINGS, COUNTED, strict=True)}
 
     # -- compliance ---------------------------------------------------------------------
 
@@ -387,14 +396,16 @@ class Queries:
                 "as_of_position": self.answered_as_of(as_of), "summary": summary,
                 "obligations": obligations}
 
-    def counts(self, *, as_of: int | None = None) -> dict[str, int]:
+    def counts(self, *, as_of: int | None = None,
+               standings: dict[tuple[str, str], int] | None = None) -> dict[str, int]:
+        """Partners, agreements and actions the registry held (retracted actions count)."""
         out = {}
         clause, params = _as_of("v", as_of)
-        for name, table in (("partners", "partner_versions"), ("agreements", "agreement_versions"),
-                            ("actions", "action_versions")):
+        for name, table in (("partners", "partner_versions"), ("agreements", "agreement_versions")):
             row = self.sql.one(f"SELECT COUNT(*) AS n FROM {self.sql.table(table)} v "
                                f"WHERE {clause}", params)
             out[name] = int(row["n"]) if row else 0
+        out["actions"] = sum((standings or self._standings(as_of)).values())
         return out
 
 

@@ -141,6 +141,27 @@ def test_a_time_never_shows_an_event_stamped_after_it(registry, clock):
     assert len(registry.queries.partners(as_of=as_of(registry, "2015-01-01T10:05:00"))) == 3
 
 
+def test_the_summary_as_of_each_position_counts_the_versions_current_then(registry, history):
+    run(registry, {"command": "acknowledge_action", "action_id": history["workshop"],
+                   "partner": "osce-odihr", "note": "we were there"}, by="partner:osce-odihr")
+    run(registry, {"command": "dispute_action", "action_id": history["visit"],
+                   "partner": "osce-odihr", "reason": "not with us"}, by="partner:osce-odihr")
+    registry.follower.catch_up()
+    sql = registry.queries.sql
+    for position in range(registry.queries.position() + 1):
+        rows = sql.all(f"SELECT status, confirmation FROM {sql.table('action_versions')} "
+                       "WHERE valid_from <= ? AND (valid_to IS NULL OR valid_to > ?)",
+                       (position, position))
+        summary = registry.queries.summary(as_of=position)
+        assert summary["actions"] == len(rows)
+        statuses = [r["status"] for r in rows]
+        assert summary["actions_by_status"] == {s: statuses.count(s) for s in set(statuses)}
+        live = [r["confirmation"] for r in rows if r["status"] != "retracted"]
+        assert summary["actions_by_confirmation"] == {c: live.count(c) for c in set(live)}
+    assert registry.queries.summary()["actions_by_confirmation"] == {
+        "acknowledged": 1, "disputed": 1}
+
+
 # -- compliance: valid time and transaction time together --------------------------------
 
 PROGRAMME = {
