@@ -74,7 +74,7 @@ def test_opening_the_store_restores_indexes_a_killed_rebuild_left_dropped(record
 
 def test_a_follower_that_lost_the_race_for_a_batch_rolls_back_and_catches_up(
         shared_store_url):
-    """Bulk writes (COPY on PostgreSQL, multi-row INSERT on SQLite) refuse a batch another
+    """Bulk writes (COPY on PostgreSQL, executemany on SQLite) refuse a batch another
     process has already applied as an IntegrityError, like row-by-row inserts did."""
     from eventsourcing.persistence import IntegrityError
 
