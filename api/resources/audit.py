@@ -10,7 +10,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from api.context import allow, ctx, require
-from api.schemas import WRITE, EventArgs, EventPageSchema, ImportReportSchema
+from api.schemas import QUERY, WRITE, EventArgs, EventPageSchema, ImportReportSchema
 from registry.commands import ReportAction
 from registry.domain import Problem, ValidationFailed
 from registry.io import event_record
@@ -23,7 +23,7 @@ CHUNK = 500
 @blp.route("/events")
 class Events(MethodView):
     @allow("auditor")
-    @blp.arguments(EventArgs(), location="query")
+    @blp.arguments(EventArgs(), **QUERY)
     @blp.response(200, EventPageSchema)
     def get(self, args: dict[str, Any]) -> Any:
         """Every stored event in global order, after a position (auditors)."""

@@ -11,7 +11,7 @@ from marshmallow import Schema, fields, validate
 
 from api.context import allow, ctx
 from api.errors import NotReady
-from api.schemas import Out
+from api.schemas import QUERY, Out
 from registry.bootstrap import Services
 from registry.domain import NotFound, invalid
 from registry.ledger.notary import NoSigningKey
@@ -79,7 +79,7 @@ class ConsistencyProofSchema(Out):
 @blp.route("/checkpoint")
 class LatestCheckpoint(MethodView):
     @allow("auditor")
-    @blp.arguments(CheckpointArgs(), location="query")
+    @blp.arguments(CheckpointArgs(), **QUERY)
     @blp.response(200, CheckpointSchema)
     def get(self, args: dict[str, Any]) -> Any:
         """The signed checkpoint of the current tree, or of `size` (signed now if none
@@ -111,7 +111,7 @@ class PublicKey(MethodView):
 @blp.route("/proofs/inclusion")
 class InclusionProof(MethodView):
     @allow("auditor")
-    @blp.arguments(InclusionArgs(), location="query")
+    @blp.arguments(InclusionArgs(), **QUERY)
     @blp.response(200, InclusionProofSchema)
     def get(self, args: dict[str, Any]) -> Any:
         """The audit path of the event at `position` in the tree of `size` leaves."""
@@ -136,7 +136,7 @@ class InclusionProof(MethodView):
 @blp.route("/proofs/consistency")
 class ConsistencyProof(MethodView):
     @allow("auditor")
-    @blp.arguments(ConsistencyArgs(), location="query")
+    @blp.arguments(ConsistencyArgs(), **QUERY)
     @blp.response(200, ConsistencyProofSchema)
     def get(self, args: dict[str, Any]) -> Any:
         """The proof that the tree of `first` leaves is a prefix of the tree of `second`."""
