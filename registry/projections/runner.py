@@ -10,6 +10,9 @@ from eventsourcing.persistence import IntegrityError, Tracking
 from registry.projections.base import ReadModel
 
 Progress = Callable[[int], None]
+# The SQLite page cache of a connection that applies batches: at most this much more memory
+# for each pooled connection (one, in a single-threaded replay).
+BATCH_CACHE_KIB = 16 * 1024
 
 
 class Follower:
@@ -65,6 +68,10 @@ class Follower:
                 # that changes nothing takes the lock, waiting like every other writer.
                 cursor.execute("UPDATE tracking SET notification_id = notification_id "
                                "WHERE 0")
+                # A batch inserts at scattered places in a dozen B-trees: far more pages than
+                # SQLite's default cache (2 MiB) holds. A larger one, kept by the connection,
+                # made a rebuild of 20 000 events about a third cheaper in CPU.
+                cursor.execute(f"PRAGMA cache_size = {-BATCH_CACHE_KIB}")
             for projection in self.projections:
                 projection.model._cursor = cursor
             try:
