@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import date
 
 import pytest
@@ -33,13 +34,34 @@ def postgres_reason() -> str | None:
     return postgres_unavailable()
 
 
+def require_postgres(reason: str | None) -> None:
+    """No server: skip with the reason, or fail under COOPREG_REQUIRE_POSTGRES=1 (CI)."""
+    if reason:
+        if os.environ.get("COOPREG_REQUIRE_POSTGRES") == "1":
+            pytest.fail(f"COOPREG_REQUIRE_POSTGRES=1 but {reason}")
+        pytest.skip(reason)
+
+
+@contextmanager
+def postgres_schema(reason: str | None) -> Iterator[str]:
+    """The URL of a fresh schema, dropped afterwards (for scopes wider than a test)."""
+    require_postgres(reason)
+    import psycopg
+
+    schema = f"coopreg_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(PG_DSN, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    try:
+        yield f"{PG_DSN}?schema={schema}"
+    finally:
+        with psycopg.connect(PG_DSN, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
 @pytest.fixture
 def new_postgres_url(postgres_reason: str | None) -> Iterator[Callable[[], str]]:
     """Makes URLs of fresh PostgreSQL schemas, all dropped after the test."""
-    if postgres_reason:
-        if os.environ.get("COOPREG_REQUIRE_POSTGRES") == "1":
-            pytest.fail(f"COOPREG_REQUIRE_POSTGRES=1 but {postgres_reason}")
-        pytest.skip(postgres_reason)
+    require_postgres(postgres_reason)
     import psycopg
 
     schemas: list[str] = []

@@ -7,7 +7,6 @@ other (an action posted, then read, amended, acknowledged, audited), as a person
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import uuid
 from collections.abc import Iterator
@@ -17,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import PG_DSN
+from tests.conftest import postgres_schema
 from tests.e2e.servers import (
     Answer,
     coopreg,
@@ -55,20 +54,8 @@ class Server:
 def module_postgres_url(postgres_reason: str | None) -> Iterator[str]:
     """Like conftest's `postgres_url` (same server, same skip/fail rule), but a schema
     that lives as long as the module's server: `postgres_url` is function-scoped."""
-    if postgres_reason:
-        if os.environ.get("COOPREG_REQUIRE_POSTGRES") == "1":
-            pytest.fail(f"COOPREG_REQUIRE_POSTGRES=1 but {postgres_reason}")
-        pytest.skip(postgres_reason)
-    import psycopg
-
-    schema = f"coopreg_test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(PG_DSN, autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA "{schema}"')
-    try:
-        yield f"{PG_DSN}?schema={schema}"
-    finally:
-        with psycopg.connect(PG_DSN, autocommit=True) as conn:
-            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+    with postgres_schema(postgres_reason) as url:
+        yield url
 
 
 @pytest.fixture(scope="module", params=[

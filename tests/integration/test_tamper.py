@@ -8,7 +8,6 @@ a copy taken at 16) and put back before every case, so the matrix stays fast."""
 
 from __future__ import annotations
 
-import os
 import sqlite3
 import uuid
 from collections.abc import Callable, Iterator
@@ -25,7 +24,15 @@ from registry.ledger.notary import KEY_ENV, witness_path
 from registry.ledger.notes import SigningKey, parse_body
 from registry.projections import Follower
 from registry.schemas import load_command
-from tests.conftest import PG_DSN, TODAY, action, agreement, partner, postgres_unavailable
+from tests.conftest import (
+    PG_DSN,
+    TODAY,
+    action,
+    agreement,
+    partner,
+    postgres_unavailable,
+    require_postgres,
+)
 
 EARLIER, HEAD = 16, 36  # the copy is taken at 16 events; the auditor saves the head
 SIGNED_AT = (8, 16, 24, 32, 36)
@@ -229,11 +236,7 @@ def built(request: pytest.FixtureRequest, tmp_path_factory: Any) -> Iterator[Reg
 
 
 def _postgres_store(request: pytest.FixtureRequest) -> PostgresSchema:
-    reason = postgres_unavailable()
-    if reason:
-        if os.environ.get("COOPREG_REQUIRE_POSTGRES") == "1":
-            pytest.fail(f"COOPREG_REQUIRE_POSTGRES=1 but {reason}")
-        pytest.skip(reason)
+    require_postgres(postgres_unavailable())
     import psycopg
 
     schema = f"coopreg_tamper_{uuid.uuid4().hex[:10]}"

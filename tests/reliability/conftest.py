@@ -4,8 +4,6 @@ being killed) and tokens for the API."""
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -16,7 +14,7 @@ import pytest
 from api.auth import TokenStore
 from registry.bootstrap import Services, open_registry
 from registry.ledger.notary import KEY_ENV, ensure_key
-from tests.conftest import PG_DSN, partner, run
+from tests.conftest import partner, postgres_schema, run
 from tests.reliability.load import PARTNER
 
 
@@ -67,23 +65,3 @@ def fresh_store(kind: str, folder: Path, postgres_reason: str | None) -> Iterato
         else:
             with postgres_schema(postgres_reason) as url:
                 yield seeded(kind, url, folder)
-
-
-@contextmanager
-def postgres_schema(reason: str | None) -> Iterator[str]:
-    """The URL of a fresh schema, dropped afterwards; no server: skip, or fail under
-    COOPREG_REQUIRE_POSTGRES=1 (as conftest's `new_postgres_url`)."""
-    if reason:
-        if os.environ.get("COOPREG_REQUIRE_POSTGRES") == "1":
-            pytest.fail(f"COOPREG_REQUIRE_POSTGRES=1 but {reason}")
-        pytest.skip(reason)
-    import psycopg
-
-    schema = f"coopreg_test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(PG_DSN, autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA "{schema}"')
-    try:
-        yield f"{PG_DSN}?schema={schema}"
-    finally:
-        with psycopg.connect(PG_DSN, autocommit=True) as conn:
-            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
