@@ -42,6 +42,7 @@ import json
 import os
 import platform
 import random
+import re
 import resource
 import subprocess
 import tempfile
@@ -399,13 +400,18 @@ def cli_commands(*group: str) -> set[str]:
 
 
 def run_cli(words: list[str], events: int) -> dict[str, Any]:
+    """One timed `coopreg` subprocess; `own_per_s` is the rate the command reports itself
+    ("..., 1.55 s, 65,825 events/s."), without the process start-up."""
     start = time.perf_counter()
     done = subprocess.run([sys.executable, "-m", "registry", *words], cwd=ROOT,
                           capture_output=True, text=True, timeout=6 * 3600, check=False)
     seconds = time.perf_counter() - start
+    output = (done.stdout + done.stderr).strip()
+    own = re.findall(r"([\d.]+) s, ([\d,]+) events/s", output)
     return {"available": True, "command": " ".join(["coopreg", *words]),
             "exit_status": done.returncode, "seconds": seconds, "per_s": events / seconds,
-            "output_tail": (done.stdout + done.stderr).strip()[-500:], "stdout": done.stdout}
+            "own_per_s": float(own[-1][1].replace(",", "")) if own else None,
+            "output_tail": output[-500:], "stdout": done.stdout}
 
 
 def measure_verify(url: str, export_path: Path, events: int) -> dict[str, Any]:
@@ -417,7 +423,8 @@ def measure_verify(url: str, export_path: Path, events: int) -> dict[str, Any]:
     - offline: `coopreg audit verify --export FILE --public-key KEY`, the key from
       `coopreg audit key`.
 
-    The signing key is created by `coopreg init` beside the export, not in ~/.config.
+    The signing key is created by `coopreg init` beside the export (not in ~/.config) and
+    must stay there for the store's life: checkpoints signed earlier are checked with it.
     A command this checkout lacks is recorded as not available."""
     base = ["--db", url]
     if "--signing-key" in cli_help():
@@ -555,8 +562,8 @@ def measure_size(growth: Growth, size: int, args: argparse.Namespace,
          + "; export, verify, import")
     out["export_import"] = export_import(growth, folder)
     out["verify"] = measure_verify(growth.registry_url, folder / "cli-export.ndjson", head)
-    for used in folder.iterdir():
-        used.unlink()
+    for export in folder.glob("*.ndjson"):  # the signing key stays: the log keeps one key
+        export.unlink()
     step(f"import {out['export_import']['import_per_s']:,.0f}/s; single writes")
     out["single_writes"] = single_writes(growth, args.single)
     growth.extra_events += out["single_writes"]["events"]

@@ -19,7 +19,8 @@ GOALS: dict[str, dict[str, Any]] = {
     "as_of": {"p99_ms_at_most": 50.0, "text": "p99 <= 50 ms (stated at 1M, SQLite)"},
     "proofs": {"p99_ms_at_most": 2.0, "text": "p99 <= 2 ms (stated at 1M, SQLite)"},
     "verify": {"per_s_at_least": 300_000.0,
-               "text": ">= 300,000 events/s (stated at 1M, SQLite)"},
+               "text": ">= 300,000 events/s, as the command reports it (stated at 1M, "
+                       "SQLite); the first figure includes the process start-up"},
     "http": {name: {"per_s_at_least": per_s, "p99_ms_at_most": p99}
              for name, (_, per_s, p99) in PHASES.items()},
 }
@@ -87,10 +88,12 @@ def _verify(which: str, goal: bool = True) -> Cell:
             return "not available"
         if v["exit_status"] != 0:
             return f"failed (exit {v['exit_status']})"
+        own = v.get("own_per_s")
+        text = rate(v["per_s"]) + (f" ({rate(own)} as it reports)" if own else "")
         if not goal:
-            return rate(v["per_s"])
-        return (f"{rate(v['per_s'])}, "
-                f"{verdict(v['per_s'] >= GOALS['verify']['per_s_at_least'])}")
+            return text
+        judged = own or v["per_s"]
+        return f"{text}, {verdict(judged >= GOALS['verify']['per_s_at_least'])}"
     return cell
 
 
