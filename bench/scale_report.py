@@ -205,9 +205,11 @@ def markdown(output: dict[str, Any]) -> str:
              f"{output['timestamp']}, Python {output['python']}, eventsourcing "
              f"{output['eventsourcing']}, {output['cpus']} CPUs, profile `{output['profile']}`,"
              f" batches of {output['batch_size']}, read models following during growth: "
-             f"{'yes' if output['follow_during_growth'] else 'no'}, SQLite ANALYZE run by "
-             f"the benchmark: {'yes' if output.get('sqlite_analyze') else 'no'}. Rates are "
-             "events per "
+             f"{'yes' if output['follow_during_growth'] else 'no'}, ANALYZE run by the "
+             f"benchmark: {'yes' if output.get('analyze') else 'no'}"
+             + (f", PostgreSQL autovacuum: {output['postgres_autovacuum']}"
+                if output.get("postgres_autovacuum") else "")
+             + ". Rates are events per "
              "second; each growth figure covers the events added since the previous size. "
              "Ratios compare with a baseline measured in the same run.", ""]
     for name, figures in output["stores"].items():
