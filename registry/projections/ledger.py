@@ -118,10 +118,11 @@ class Ledger:
                                     f"WHERE leaf_index IN ({marks})", leaves):
                 found[(0, int(row["leaf_index"]))] = bytes.fromhex(row["leaf_hash"])
         if nodes:
-            marks = ",".join("(?,?)" for _ in nodes)
+            # OR of key look-ups: SQLite scans the whole table for a row-value IN list
+            marks = " OR ".join("(height = ? AND start = ?)" for _ in nodes)
             for row in self.sql.all(f"SELECT height, start, hash FROM "
                                     f"{self.sql.table('ledger_nodes')} "
-                                    f"WHERE (height, start) IN ({marks})",
+                                    f"WHERE {marks}",
                                     [v for node in nodes for v in node]):
                 found[(int(row["height"]), int(row["start"]))] = bytes.fromhex(row["hash"])
 
