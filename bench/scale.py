@@ -187,8 +187,9 @@ class Growth:
         clock.events += len(commands)
 
     def raw_payloads(self, commands: list[Command]) -> list[dict[str, Any]]:
-        """One raw event per registry event, each as big as a report (corrections and
-        answers are smaller in the registry, so this baseline is not the easier side)."""
+        """One raw event per registry event, each with the latest report's facts, as
+        core.py's baseline has (the registry's corrections and answers carry less, its
+        reports more: the rules in force and their findings)."""
         payloads = []
         for command in commands:
             if isinstance(command, ReportAction):
@@ -301,7 +302,7 @@ Prepared = Callable[[random.Random], Callable[[], Any]]
 def read_queries(services: Services, ids: list[str], mid: int) -> dict[str, Prepared]:
     """Representative reads; parameters are drawn before the clock starts."""
     q = services.queries
-    partners, kinds = list(PARTNERS), list(KINDS)[:12]
+    partners, kinds = list(PARTNERS), list(KINDS)[:12]  # the core's kinds, not the plugins'
     return {
         "actions country=UA (20)": lambda r: partial(
             q.actions, ActionFilter(country="UA"), limit=20),
