@@ -115,7 +115,10 @@ class ReadModel(Projection[TrackingRecorder]):
     and written with one executemany per statement when the batch ends."""
 
     tables: ClassVar[dict[str, str]] = {}  # table name -> column definitions
-    indexes: ClassVar[list[str]] = []
+    indexes: ClassVar[list[str]] = []  # serve queries: a SQLite rebuild drops them meanwhile
+    # Indexes the model's own handlers look rows up by: kept through a rebuild, since
+    # without them each look-up scans a table that grows with the replay (quadratic).
+    lookup_indexes: ClassVar[list[str]] = []
     raw: ClassVar[bool] = False  # True: process the stored notification, not the event
 
     def __init__(self, view: SQLiteReadModel | PostgresReadModel, rules: Any = None) -> None:
@@ -204,7 +207,7 @@ class ReadModel(Projection[TrackingRecorder]):
             self._create_indexes(cursor)
 
     def _create_indexes(self, cursor: Any) -> None:
-        for index in self.indexes:
+        for index in self.lookup_indexes + self.indexes:
             cursor.execute(index.format(**{n: self.t(n) for n in self.tables}))
 
     def secondary_indexes(self) -> list[str]:
@@ -223,7 +226,8 @@ class ReadModel(Projection[TrackingRecorder]):
         """Create any index that is missing (SQLite)."""
         present = {r["name"] for r in self.sql.all(
             "SELECT name FROM sqlite_master WHERE type = 'index'")}
-        if not set(self.secondary_indexes()) <= present:
+        lookups = {m.group(1) for m in map(SECONDARY_INDEX.match, self.lookup_indexes) if m}
+        if not (set(self.secondary_indexes()) | lookups) <= present:
             with self.sql.transaction() as cursor:
                 self._create_indexes(cursor)
 

@@ -55,9 +55,11 @@ class ComplianceProjection(ReadModel):
             kind TEXT NOT NULL, reporting_partner TEXT NOT NULL,
             PRIMARY KEY (reference, commitment, period, action_id, valid_from)""",
     }
-    indexes: ClassVar[list[str]] = [
+    lookup_indexes: ClassVar[list[str]] = [  # an amendment's or retraction's evidence
         "CREATE INDEX IF NOT EXISTS compliance_evidence_action ON "
         "{compliance_evidence_versions} (action_id, valid_to)",
+    ]
+    indexes: ClassVar[list[str]] = [
         "CREATE INDEX IF NOT EXISTS compliance_actions_kind ON {compliance_actions} "
         "(kind, live)",
         "CREATE INDEX IF NOT EXISTS compliance_obligations_current ON "

@@ -45,6 +45,22 @@ def test_a_rebuild_ends_with_every_index_and_the_same_read_models(recorded):
     assert secondary_indexes(services) <= index_names(services)
 
 
+def test_a_rebuild_keeps_the_indexes_its_own_handlers_look_rows_up_by(recorded, monkeypatch):
+    _, services = recorded
+    seen: list[set[str]] = []
+    dispatch = services.follower._dispatch
+
+    def dispatch_and_look(*args, **kwargs):
+        seen.append(index_names(services))
+        return dispatch(*args, **kwargs)
+
+    monkeypatch.setattr(services.follower, "_dispatch", dispatch_and_look)
+    services.follower.rebuild()
+    # an amendment finds its action's evidence by this index; without it, a scan per event
+    assert seen and all("compliance_evidence_action" in names for names in seen)
+    assert not any("agreement_versions_current" in names for names in seen)
+
+
 def test_a_rebuild_that_fails_midway_still_restores_the_indexes(recorded, monkeypatch):
     _, services = recorded
 
