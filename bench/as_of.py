@@ -30,6 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from registry.bootstrap import open_registry
 from registry.projections import ActionFilter, Queries
+from registry.projections.actions import GROUPS_PER_EVENT, groups
 from registry.projections.clock import stamp
 
 PARTNERS = ["ohchr", "osce-odihr", "coe", "un-desa", "unhcr", "unicef", "undp", "eu-fra",
@@ -116,6 +117,31 @@ def action_rows(versions: list[list[Any]]) -> Iterator[tuple[tuple[Any, ...], li
                     for t, v in sorted(set(tags))]
 
 
+class Tallies:
+    """The running tallies the actions projection keeps (`action_tallies`), computed with
+    its own `groups` and group ids: a row per group whose live count a version changes."""
+
+    def __init__(self) -> None:
+        self.live: dict[tuple[str, ...], list[int]] = {}  # group -> [id, live]
+        self.held: dict[str, frozenset[tuple[str, ...]]] = {}  # action -> its groups
+        self.groups: list[tuple[Any, ...]] = []
+
+    def rows(self, version: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+        action_id, position, status = version[0], version[2], version[5]
+        before = self.held.get(action_id, frozenset())
+        after = self.held[action_id] = groups(json.loads(version[12]), status)
+        out, created = [], 0
+        for group in sorted(before ^ after):
+            if group not in self.live:
+                self.live[group] = [position * GROUPS_PER_EVENT + created, 0]
+                self.groups.append((*group, self.live[group][0], position))
+                created += 1
+            tally = self.live[group]
+            tally[1] += 1 if group in after else -1
+            out.append((tally[0], position, tally[1]))
+        return out
+
+
 def counts(versions: list[list[Any]]) -> Iterator[tuple[int, ...]]:
     """The actions' running count per event (every synthetic version stays claimed)."""
     reported = retracted = 0
@@ -148,10 +174,13 @@ def _load_sqlite(path: str, versions: list[list[Any]], clock: list[tuple]) -> No
 
     db = sqlite3.connect(path)
     db.execute("PRAGMA synchronous = OFF")
+    tallies = Tallies()
     with db:
         for row, tags in action_rows(versions):
             db.execute(f"INSERT INTO action_versions VALUES ({','.join('?' * 21)})", row)
             db.executemany("INSERT INTO action_tags VALUES (?,?,?,?,?,?)", tags)
+            db.executemany("INSERT INTO action_tallies VALUES (?,?,?)", tallies.rows(row))
+        db.executemany("INSERT INTO action_tally_groups VALUES (?,?,?,?,?,?)", tallies.groups)
         db.executemany("INSERT INTO clock VALUES (?,?,?)", clock)
         db.execute("INSERT INTO action_periods VALUES ('actions', 2)")
         db.executemany("INSERT INTO action_counts VALUES (?,?,?,?,?,?,?)", counts(versions))
@@ -163,15 +192,24 @@ def _load_postgres(url: str, schema: str, versions: list[list[Any]], clock: list
     import psycopg
 
     dsn = url.split("?")[0]
-    # one COPY at a time per connection: the tags go through a second one
-    with psycopg.connect(dsn) as conn, psycopg.connect(dsn) as tag_conn, conn.cursor() as cur:
+    # one COPY at a time per connection: the tags and tallies go through others
+    tallies = Tallies()
+    with psycopg.connect(dsn) as conn, psycopg.connect(dsn) as tag_conn, \
+            psycopg.connect(dsn) as tally_conn, conn.cursor() as cur:
         with cur.copy(f'COPY "{schema}".action_versions FROM STDIN') as versions_copy, \
-                tag_conn.cursor().copy(f'COPY "{schema}".action_tags FROM STDIN') as tags_copy:
+                tag_conn.cursor().copy(f'COPY "{schema}".action_tags FROM STDIN') as tags_copy, \
+                tally_conn.cursor().copy(f'COPY "{schema}".action_tallies FROM STDIN') as tally:
             for row, tags in action_rows(versions):
                 versions_copy.write_row(row)
                 for tag in tags:
                     tags_copy.write_row(tag)
+                for tallied in tallies.rows(row):
+                    tally.write_row(tallied)
         tag_conn.commit()
+        tally_conn.commit()
+        with cur.copy(f'COPY "{schema}".action_tally_groups FROM STDIN') as copy:
+            for group in tallies.groups:
+                copy.write_row(group)
         with cur.copy(f'COPY "{schema}".clock FROM STDIN') as copy:
             for row in clock:
                 copy.write_row(row)
@@ -186,6 +224,8 @@ def _load_postgres(url: str, schema: str, versions: list[list[Any]], clock: list
         cur.execute(f'ANALYZE "{schema}".action_versions')
         cur.execute(f'ANALYZE "{schema}".action_tags')
         cur.execute(f'ANALYZE "{schema}".clock')
+        cur.execute(f'ANALYZE "{schema}".action_tallies')
+        cur.execute(f'ANALYZE "{schema}".action_tally_groups')
 
 
 # -- the queries -------------------------------------------------------------------------
@@ -207,6 +247,9 @@ def queries(q: Queries, events: int) -> dict[str, Callable[[int | None], Any]]:
         "one action with history": lambda p: q.action(some_id, as_of=p),
         "flags, first page": lambda p: q.flagged(as_of=p),
         "who did what where, UA": lambda p: q.who_did_what_where(country="UA", as_of=p),
+        "who did what where, all": lambda p: q.who_did_what_where(as_of=p),
+        "activity per theme": lambda p: q.activity("theme", as_of=p),
+        "activity per mechanism": lambda p: q.activity("mechanism", as_of=p),
         "summary (counts all)": lambda p: q.summary(as_of=p),
     }
 

@@ -9,7 +9,12 @@ the way: `action_versions_occurred` for any list (`…_kind_occurred` for one ki
 each tag's rows (keyed by tag, value, occurred start, action, version, valid_from) for a
 list filtered by partner, country, theme, mechanism or flag. `action_periods` keeps the
 longest period ever recorded, which bounds where an occurred range (valid time) must start
-looking."""
+looking.
+
+Aggregates keep running tallies instead of counting versions: `action_tallies` has a row
+each time the number of live actions in a group changes (per theme, per mechanism, per
+country, partner and kind), so a group's count as of P is one seek to its last row at or
+before P, and an aggregate costs a seek per group, however long the history."""
 
 from __future__ import annotations
 
@@ -56,6 +61,13 @@ class ActionsProjection(ReadModel):
             PRIMARY KEY (tag, value, occurred_start, action_id, version, valid_from)""",
         "action_periods": """
             name TEXT NOT NULL, longest_days INTEGER NOT NULL, PRIMARY KEY (name)""",
+        "action_tally_groups": """
+            tally TEXT NOT NULL, scope TEXT NOT NULL, subject TEXT NOT NULL,
+            detail TEXT NOT NULL, group_id BIGINT NOT NULL, since BIGINT NOT NULL,
+            PRIMARY KEY (tally, scope, subject, detail)""",
+        "action_tallies": """
+            group_id BIGINT NOT NULL, position BIGINT NOT NULL, live BIGINT NOT NULL,
+            PRIMARY KEY (group_id, position)""",
         "action_counts": "position BIGINT NOT NULL, "
                          + ", ".join(f"{column} BIGINT NOT NULL" for column in COUNTED)
                          + ", PRIMARY KEY (position)",
@@ -71,8 +83,8 @@ class ActionsProjection(ReadModel):
     ]  # a tag filter walks action_tags' primary key alone, in occurred order
 
     def create_tables(self) -> None:
-        """A store built before tags were kept in occurred order rebuilds this model."""
-        create_tables_or_relayout(self, "action_counts")
+        """A store built before the tallies were kept rebuilds this model."""
+        create_tables_or_relayout(self, "action_tally_groups")
 
     def __init__(self, view: Any, rules: Any = None) -> None:
         super().__init__(view, rules)
@@ -85,9 +97,13 @@ class ActionsProjection(ReadModel):
         self.counts: list[int] | None = None  # current actions by standing, as of the batch
         self.insert_counts = (f"INSERT INTO {self.t('action_counts')} VALUES "
                               f"({','.join('?' * (len(COUNTED) + 1))})")
+        self.tallies: dict[Group, list[int]] = {}  # group id and live actions, this batch
+        self.insert_tally = f"INSERT INTO {self.t('action_tallies')} VALUES (?,?,?)"
+        self.insert_group = f"INSERT INTO {self.t('action_tally_groups')} VALUES (?,?,?,?,?,?)"
 
     def batch_ended(self) -> None:
         self.open_rows.clear()
+        self.tallies.clear()  # another process may add to them between batches
         self.longest, self.longer, self.counts = None, False, None
 
     def _count(self, was: tuple[str, str] | None, now: tuple[str, str], position: int) -> None:
@@ -101,6 +117,31 @@ class ActionsProjection(ReadModel):
             self.counts[STANDINGS.index(was)] -= 1
         self.counts[STANDINGS.index(now)] += 1
         self.buffer(self.insert_counts, (position, *self.counts))
+
+    def _tally(self, before: frozenset[Group], after: frozenset[Group], position: int) -> None:
+        """Record the new count of every group the action joined or left. A group's id is
+        the position that created it and its ordinal there: the same in every rebuild, and
+        a small integer key that seeks far faster than the four texts."""
+        created = 0
+        for group in sorted(before ^ after):
+            tally = self.tallies.get(group)
+            if tally is None:
+                tally = self._stored_tally(group)
+            if tally is None:
+                tally = [position * GROUPS_PER_EVENT + created, 0]
+                created += 1
+                self.buffer(self.insert_group, (*group, tally[0], position))
+            tally[1] += 1 if group in after else -1
+            self.tallies[group] = tally
+            self.buffer(self.insert_tally, (tally[0], position, tally[1]))
+
+    def _stored_tally(self, group: Group) -> list[int] | None:
+        row = self.model.execute(
+            f"SELECT g.group_id, (SELECT t.live FROM {self.t('action_tallies')} t "
+            "WHERE t.group_id = g.group_id ORDER BY t.position DESC LIMIT 1) AS live "
+            f"FROM {self.t('action_tally_groups')} g WHERE g.tally = ? AND g.scope = ? "
+            "AND g.subject = ? AND g.detail = ?", group).fetchone()
+        return None if row is None else [int(row["group_id"]), int(row["live"])]
 
     def flush(self) -> None:
         super().flush()
@@ -163,16 +204,19 @@ class ActionsProjection(ReadModel):
         row = self.open_rows.get(key)
         if row is not None:  # still in this batch's buffer
             row[VALID_TO] = tracking.notification_id
-            return Current(json.loads(row[12]), row[5], row[18], json.loads(row[20]),
-                           (row[5], row[19]))
+            facts = json.loads(row[12])
+            return Current(facts, row[5], row[18], json.loads(row[20]), (row[5], row[19]),
+                           groups(facts, row[5]))
         table = self.t("action_versions")
         found = self.model.execute(
             f"SELECT facts, status, first_recorded_at, responses, confirmation FROM {table} "
             "WHERE action_id = ? AND valid_to IS NULL", (key,)).fetchone()
         self.model.execute(f"UPDATE {table} SET valid_to = ? WHERE action_id = ? "
                            "AND valid_to IS NULL", (tracking.notification_id, key))
-        return Current(json.loads(found["facts"]), found["status"], found["first_recorded_at"],
-                       json.loads(found["responses"]), (found["status"], found["confirmation"]))
+        facts = json.loads(found["facts"])
+        return Current(facts, found["status"], found["first_recorded_at"],
+                       json.loads(found["responses"]), (found["status"], found["confirmation"]),
+                       groups(facts, found["status"]))
 
     def _insert(self, event: Any, tracking: Tracking, kind: str, now: Current, *,
                 changes: dict[str, Any] | None, reason: str | None) -> None:
@@ -194,6 +238,7 @@ class ActionsProjection(ReadModel):
         self.open_rows[key] = row
         self.buffer(self.insert_version, row)
         self._count(now.was, (status, row[19]), tracking.notification_id)
+        self._tally(now.groups, groups(facts, status), tracking.notification_id)
         self.buffer_many(self.insert_tag, [(tag, value, start, key, version,
                                             tracking.notification_id)
                                            for tag, value in _tags(facts) + _flags(findings)])
@@ -208,6 +253,24 @@ class Current:
     first_recorded_at: str
     responses: dict[str, dict[str, str]]
     was: tuple[str, str] | None = None  # (status, confirmation) of the version it replaces
+    groups: frozenset[Group] = frozenset()  # the groups the replaced version counted in
+
+
+Group = tuple[str, str, str, str]  # (tally, scope, subject, detail) of a tally group
+GROUPS_PER_EVENT = 1 << 20  # group ids: position * this + ordinal (one event's groups)
+
+
+def groups(facts: dict[str, Any], status: str) -> frozenset[Group]:
+    """The tallies a version counts in: none once retracted; each theme and mechanism; and
+    each (country, partner involved, kind), scoped by country (one seek finds them)."""
+    if status == "retracted":
+        return frozenset()
+    kind, partners = facts["kind"], set(facts["partners"])
+    found = {("where", country, partner, kind)
+             for country in facts.get("countries", ()) for partner in partners}
+    found.update(("theme", "", theme, "") for theme in facts.get("themes", ()))
+    found.update(("mechanism", "", mechanism, "") for mechanism in facts.get("mechanisms", ()))
+    return frozenset(found)
 
 
 def _flags(findings: list[dict[str, Any]]) -> list[tuple[str, str]]:

@@ -275,46 +275,67 @@ class Queries:
 
     def who_did_what_where(self, *, country: str | None = None,
                            as_of: int | None = None) -> list[dict[str, Any]]:
-        """Per country, per partner involved, how many live actions of each kind. Walks
-        the country's tag rows (all countries' without a filter) and reads each version's
-        partners from its facts: a partner's tag rows cannot be found by version."""
-        clause, params = _as_of("v", as_of)
-        partners = ("CROSS JOIN LATERAL jsonb_array_elements_text(v.facts::jsonb -> 'partners')"
-                    " AS p(value)" if self.sql.postgres
-                    else "JOIN json_each(v.facts, '$.partners') p")
-        where = " AND c.value = ?" if country else ""
-        rows = self.sql.all(
-            f"SELECT c.value AS country, p.value AS partner, v.kind AS kind, COUNT(*) AS n "
-            f"FROM {self.sql.table('action_tags')} c "
-            f"JOIN {self.sql.table('action_versions')} v "
-            f"ON v.action_id = c.action_id AND v.version = c.version {partners} "
-            f"WHERE c.tag = 'country'{where} AND {clause} AND v.status <> 'retracted' "
-            "GROUP BY c.value, p.value, v.kind ORDER BY c.value, p.value, v.kind",
-            [*([country] if country else []), *params])
+        """Per country, per partner involved, how many live actions of each kind: the
+        running tallies of the country's (partner, kind) groups, a seek per group."""
         out: dict[str, dict[str, dict[str, int]]] = {}
-        for row in rows:
-            out.setdefault(row["country"], {}).setdefault(row["partner"], {})[row["kind"]] = int(
-                row["n"])
-        return [{"country": c, "partners": [{"partner": p, "kinds": k}
-                                             for p, k in partners.items()]}
-                for c, partners in out.items()]
+        for country_, partner, kind, live in self._tallies("where", country, as_of):
+            out.setdefault(country_, {}).setdefault(partner, {})[kind] = live
+        return [{"country": c, "partners": [{"partner": p, "kinds": dict(sorted(k.items()))}
+                                             for p, k in sorted(partners.items())]}
+                for c, partners in sorted(out.items())]
 
     def activity(self, tag: str, *, as_of: int | None = None) -> list[dict[str, Any]]:
-        """Live actions per theme or per mechanism, with the partners involved. A version
-        has each (tag, value) once and an action one version at a time, so counting rows
-        counts actions; the tag's rows are walked in value order."""
-        clause, params = _as_of("v", as_of)
+        """Live actions per theme or per mechanism, with when the first began and the last
+        ended: the count from the value's running tally, the dates from short walks of
+        its tag rows in occurred order (see `_occurred_bounds`)."""
+        longest = self._longest_period()
+        found = []
+        for _, value, _, live in self._tallies(tag, "", as_of):
+            first, last = self._occurred_bounds(tag, value, as_of, longest)
+            found.append({tag: value, "actions": live, "first_occurred": first,
+                          "last_occurred": last})
+        return found
+
+    def _tallies(self, tally: str, scope: str | None, as_of: int | None
+                 ) -> list[tuple[str, str, str, int]]:
+        """(scope, subject, detail, live actions) of every group of a tally (of one scope,
+        if given) with live actions at the position, in that order."""
+        at = "" if as_of is None else " AND t.position <= ?"
         rows = self.sql.all(
-            f"SELECT t.value AS value, COUNT(*) AS n, "
-            "MIN(v.occurred_start) AS first, MAX(v.occurred_end) AS last "
-            f"FROM {self.sql.table('action_tags')} t "
-            f"JOIN {self.sql.table('action_versions')} v ON v.action_id = t.action_id "
-            "AND v.version = t.version "
-            f"WHERE t.tag = ? AND {clause} AND v.status <> 'retracted' "
-            "GROUP BY t.value ORDER BY t.value",
-            [tag, *params])
-        return [{tag: r["value"], "actions": int(r["n"]), "first_occurred": r["first"],
-                 "last_occurred": r["last"]} for r in rows]
+            f"SELECT g.scope, g.subject, g.detail, (SELECT t.live "
+            f"FROM {self.sql.table('action_tallies')} t WHERE t.group_id = g.group_id{at} "
+            "ORDER BY t.position DESC LIMIT 1) AS live "
+            f"FROM {self.sql.table('action_tally_groups')} g WHERE g.tally = ?"
+            f"{'' if scope is None else ' AND g.scope = ?'}"
+            f"{'' if as_of is None else ' AND g.since <= ?'}",
+            [*([] if as_of is None else [as_of]), tally,
+             *([] if scope is None else [scope]), *([] if as_of is None else [as_of])])
+        return sorted((r["scope"], r["subject"], r["detail"], int(r["live"]))
+                      for r in rows if r["live"])
+
+    def _occurred_bounds(self, tag: str, value: str, as_of: int | None,
+                         longest: int) -> tuple[str | None, str | None]:
+        """When the first live action with the tag began and the last ended. The tag's
+        rows lie in occurred-start order: the first live one from each end gives the first
+        start and the latest start S; a later end can only belong to a live action that
+        began after S minus the longest period ever recorded."""
+        clause, params = _as_of("v", as_of)
+        if as_of is not None:  # tested in the index before the join: as of an early
+            clause, params = f"t.valid_from <= ? AND {clause}", [as_of, *params]  # P, most fail
+        rows = (f"FROM {self.sql.table('action_tags')} t "
+                f"JOIN {self.sql.table('action_versions')} v ON v.action_id = t.action_id "
+                f"AND v.version = t.version WHERE t.tag = ? AND t.value = ? AND {clause} "
+                "AND v.status <> 'retracted'")
+        first = self.sql.one(f"SELECT v.occurred_start AS day {rows} "
+                             "ORDER BY t.occurred_start LIMIT 1", [tag, value, *params])
+        latest = self.sql.one(f"SELECT v.occurred_start AS day {rows} "
+                              "ORDER BY t.occurred_start DESC LIMIT 1", [tag, value, *params])
+        if first is None or latest is None:
+            return None, None
+        earliest = (date.fromisoformat(latest["day"]) - timedelta(days=longest)).isoformat()
+        last = self.sql.one(f"SELECT MAX(v.occurred_end) AS day {rows} "
+                            "AND t.occurred_start >= ?", [tag, value, *params, earliest])
+        return first["day"], last["day"] if last else None
 
     def flagged(self, *, rule: str | None = None, as_of: int | None = None,
                 limit: int = 100, cursor: str | None = None) -> Page:
