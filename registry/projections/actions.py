@@ -209,10 +209,12 @@ class ActionsProjection(ReadModel):
                            groups(facts, row[5]))
         table = self.t("action_versions")
         found = self.model.execute(
-            f"SELECT facts, status, first_recorded_at, responses, confirmation FROM {table} "
-            "WHERE action_id = ? AND valid_to IS NULL", (key,)).fetchone()
+            f"SELECT version, facts, status, first_recorded_at, responses, confirmation "
+            f"FROM {table} WHERE action_id = ? AND valid_to IS NULL", (key,)).fetchone()
+        # by primary key: given `valid_to IS NULL`, SQLite chose the index of current
+        # versions and scanned every current action, per amendment (quadratic catch-up)
         self.model.execute(f"UPDATE {table} SET valid_to = ? WHERE action_id = ? "
-                           "AND valid_to IS NULL", (tracking.notification_id, key))
+                           "AND version = ?", (tracking.notification_id, key, found["version"]))
         facts = json.loads(found["facts"])
         return Current(facts, found["status"], found["first_recorded_at"],
                        json.loads(found["responses"]), (found["status"], found["confirmation"]),
