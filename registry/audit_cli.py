@@ -6,11 +6,9 @@ are one implementation, `registry.ledger.verifier`; here are only the sources th
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
-import sqlite3
 import sys
 import tempfile
 import time
@@ -18,8 +16,7 @@ import urllib.error
 import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TextIO
-from uuid import UUID
+from typing import TextIO
 
 import click
 from cryptography.exceptions import UnsupportedAlgorithm
@@ -31,6 +28,7 @@ from registry.cli import UserError, audit, main, services
 from registry.io import LogExport, recorded_leaves
 from registry.ledger.notary import NoSigningKey, read_witness
 from registry.ledger.notes import CheckpointInvalid, VerifierKey, open_note
+from registry.ledger.sqlite_leaves import Leaf, file_leaves, hashed
 from registry.ledger.verifier import (
     Failure,
     LogVerifier,
@@ -242,8 +240,8 @@ def verify_store(s: Services, saved: str | None) -> tuple[Report, list[str]]:
         verifier.checkpoint(witness[1], "the witness file's checkpoint", saved=True)
     if saved is not None:
         verifier.checkpoint(saved, "your saved checkpoint", saved=True)
-    for row in stored_events(s):
-        if not verifier.event(*row):
+    for leaf in stored_leaves(s):
+        if not verifier.leaf(*leaf):
             break
     report = verifier.finish(require_head=False)
     report.failures += _stored_checkpoints(s, stored, witness)
@@ -258,50 +256,34 @@ def verify_store(s: Services, saved: str | None) -> tuple[Report, list[str]]:
     return report, notes
 
 
-def stored_events(s: Services) -> Iterator[tuple[Any, ...]]:
-    """(position, originator id bytes, version, topic, state, leaf index, leaf hash) of
-    every stored event in order, with the leaf the log recorded for it (if any)."""
+def stored_leaves(s: Services) -> Iterator[Leaf]:
+    """(position, leaf hash, recorded leaf index, recorded leaf hash) of every stored event
+    in order: its leaf computed here from the event, with what the log recorded (if any)."""
     table = s.app.event_table
     sql = table.sql
     statement = (
         f"SELECT e.{table.position}, e.originator_id, e.originator_version, e.topic, "
         f"e.state, l.leaf_index, l.leaf_hash FROM {sql.table(table.name)} e "
         f"LEFT JOIN {sql.table('ledger_leaves')} l ON l.position = e.{table.position} "
-        f"WHERE e.{table.position} > ? ORDER BY e.{table.position}")
+        f"WHERE e.{table.position} > ?")
     path = s.database.env.get("SQLITE_DBNAME", "")
-    if not sql.postgres and "mode=memory" not in path:
-        yield from _sqlite_file_events(path, statement)
+    if not sql.postgres and "mode=memory" not in path:  # straight from the file, in workers
+        yield from file_leaves(path, f"{statement} AND e.{table.position} <= ? "
+                                     f"ORDER BY e.{table.position}",
+                               f"SELECT MAX({table.position}) FROM {sql.table(table.name)}")
         return
-    statement = sql.q(f"{statement} LIMIT {PAGE}")
+    statement = sql.q(f"{statement} ORDER BY e.{table.position} LIMIT {PAGE}")
     after = 0
     while True:
         with sql.transaction(commit=False) as cursor:
             cursor.execute(statement, (after,))
             rows = cursor.fetchall()
-        for row in rows:  # sqlite3.Row or psycopg's dict, in the selected order
-            position, originator, version, topic, state, index, leaf = (
-                row.values() if isinstance(row, dict) else row)
-            yield (position, _id_bytes(originator), version, topic, bytes(state), index, leaf)
-            after = position
+        # sqlite3.Row or psycopg's dict, in the selected order
+        yield from hashed(row.values() if isinstance(row, dict) else row for row in rows)
+        if rows:
+            after = rows[-1][0] if not isinstance(rows[-1], dict) else rows[-1][table.position]
         if len(rows) < PAGE:
             return
-
-
-def _sqlite_file_events(path: str, statement: str) -> Iterator[tuple[Any, ...]]:
-    """One read-only query straight from the SQLite file: one consistent snapshot, plain
-    tuples, no paging (several times faster than going through the datastore)."""
-    uri = f"file:{urllib.parse.quote(str(Path(path).resolve()))}?mode=ro"
-    with contextlib.closing(sqlite3.connect(uri, uri=True)) as conn:
-        for position, originator, version, topic, state, index, leaf in conn.execute(
-                statement, (0,)):
-            yield position, _id_bytes(originator), version, topic, state, index, leaf
-
-
-def _id_bytes(originator: Any) -> bytes:
-    if isinstance(originator, UUID):
-        return originator.bytes
-    text = str(originator)
-    return bytes.fromhex(text) if len(text) == 32 else UUID(text).bytes
 
 
 def _stored_checkpoints(s: Services, stored: list[tuple[int, str]],

@@ -157,6 +157,12 @@ class LogVerifier:
               state: bytes, leaf_index: int | None = None, leaf_hash: str | None = None
               ) -> bool:
         """Check one event; False once the log is broken (further events are ignored)."""
+        return self.leaf(position, event_leaf(position, originator_id, version, topic, state),
+                         leaf_index, leaf_hash)
+
+    def leaf(self, position: int, leaf: Hash, leaf_index: int | None = None,
+             leaf_hash: str | None = None) -> bool:
+        """`event`, given the event's leaf hash computed already (by another process)."""
         if self.broken:
             return False
         size, last = self.size, self.last_position
@@ -168,7 +174,6 @@ class LogVerifier:
                              f"recorded) although later ones are, from position {position}")
         if leaf_index is not None and leaf_index != size:
             return self._misplaced(position, leaf_index)
-        leaf = event_leaf(position, originator_id, version, topic, state)
         if leaf_hash is None:
             if self.unlogged_from is None:
                 self.unlogged_from = position

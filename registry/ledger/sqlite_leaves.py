@@ -1,0 +1,69 @@
+"""The leaves of a SQLite store's events, hashed by worker processes.
+
+Hashing each event (SHA-256 of its state, then of its leaf encoding) and reading it from
+the file is most of what `coopreg verify` does per event; the checks and the tree that
+follow are cheap. So a large store is cut into ranges of positions, worker processes read
+and hash a range each (each its own read-only connection), and the caller receives, in log
+order, what `LogVerifier.leaf` takes. Events appended while this runs are not read: the
+ranges end at the last position when it started."""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import os
+import sqlite3
+import urllib.parse
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+from registry.ledger.verifier import event_leaf
+
+CHUNK = 50_000  # positions per range: enough work to outweigh handing the range over
+Leaf = tuple[int, bytes, int | None, str | None]  # position, leaf, recorded index and hash
+
+
+def read_only(path: str) -> sqlite3.Connection:
+    uri = f"file:{urllib.parse.quote(str(Path(path).resolve()))}?mode=ro"
+    return sqlite3.connect(uri, uri=True)
+
+
+def hashed(rows: Any) -> Iterator[Leaf]:
+    """(position, leaf, recorded leaf index, recorded leaf hash) of each selected row:
+    position, originator id, version, topic, state, leaf index, leaf hash."""
+    for position, originator, version, topic, state, index, recorded in rows:
+        yield (position, event_leaf(position, id_bytes(originator), version, topic, state),
+               index, recorded)
+
+
+def id_bytes(originator: Any) -> bytes:
+    if isinstance(originator, UUID):
+        return originator.bytes
+    text = str(originator)
+    return bytes.fromhex(text) if len(text) == 32 else UUID(text).bytes
+
+
+def file_leaves(path: str, statement: str, last: str) -> Iterator[Leaf]:
+    """Every event's leaf, in order. `statement` selects the rows `hashed` takes, with
+    positions in (?, ?]; `last` the last position. Workers only when there are at least
+    two ranges and two CPUs."""
+    with contextlib.closing(read_only(path)) as conn:
+        head = int(conn.execute(last).fetchone()[0] or 0)
+        if head < 2 * CHUNK or (os.cpu_count() or 1) < 2:
+            yield from hashed(conn.execute(statement, (0, head)))
+            return
+    ranges = [(path, statement, start, min(start + CHUNK, head))
+              for start in range(0, head, CHUNK)]
+    context = multiprocessing.get_context("fork" if "fork" in multiprocessing
+                                          .get_all_start_methods() else "spawn")
+    with context.Pool(min(2, os.cpu_count() or 1)) as pool:
+        for leaves in pool.imap(_range_leaves, ranges):
+            yield from leaves
+
+
+def _range_leaves(job: tuple[str, str, int, int]) -> list[Leaf]:
+    path, statement, start, stop = job
+    with contextlib.closing(read_only(path)) as conn:
+        return list(hashed(conn.execute(statement, (start, stop))))
