@@ -68,12 +68,15 @@ class UnitOfWork:
     actions_by_kind: dict[str, dict[UUID, Action]] = field(default_factory=dict)
     kind_of: dict[UUID, str] = field(default_factory=dict)  # where each action is filed
 
-    def find(self, cls: type[A], aggregate_id: UUID) -> A | None:
+    def find(self, cls: type[A], aggregate_id: UUID, *, copy: bool = True) -> A | None:
+        """The aggregate as this unit of work sees it. `copy=False` (only to read, never
+        to change or to hand to a plugin) returns the repository cache's own object: its
+        deep copy cost more than the rest of validating an action that cites an agreement."""
         if aggregate_id in self.aggregates:
             found = self.aggregates[aggregate_id]
         else:
             try:
-                found = self.app.repository.get(aggregate_id)
+                found = self.app.repository.get(aggregate_id, deepcopy_from_cache=copy)
             except AggregateNotFoundError:
                 return None
         return found if isinstance(found, cls) else None
@@ -111,8 +114,11 @@ class UnitOfWork:
     def known_partners(self, names: Iterable[str]) -> set[str]:
         return {n for n in set(names) if self.app.is_partner(n, self)}
 
-    def agreement(self, reference: str) -> Agreement | None:
-        return self.find(Agreement, agreement_uuid(reference))
+    def agreement(self, reference: str, *, copy: bool = True) -> Agreement | None:
+        return self.find(Agreement, agreement_uuid(reference), copy=copy)
+
+    def read_agreement(self, reference: str) -> Agreement | None:
+        return self.agreement(reference, copy=False)
 
 
 class _View:
@@ -249,7 +255,7 @@ class Registry(Application[UUID]):
 
     @handle.register
     def _(self, command: c.RegisterAgreement, uow: UnitOfWork) -> None:
-        if uow.agreement(command.reference) is not None:
+        if uow.read_agreement(command.reference) is not None:
             raise invalid("reference", "agreement.unique",
                           f"agreement {command.reference} is already registered")
         self._check_agreement_words(command, uow)
@@ -322,7 +328,8 @@ class Registry(Application[UUID]):
 
     @handle.register
     def _(self, command: c.ReportAction, uow: UnitOfWork) -> None:
-        if command.action_id is not None and uow.find(Action, command.action_id) is not None:
+        if (command.action_id is not None
+                and uow.find(Action, command.action_id, copy=False) is not None):
             raise invalid("action_id", "action.unique",
                           f"action {command.action_id} is already recorded")
         evaluation = self._check_action(command.facts, uow)
@@ -361,7 +368,8 @@ class Registry(Application[UUID]):
     def _check_action(self, facts: ActionFacts, uow: UnitOfWork) -> Evaluation:
         problems = action_problems(
             facts, partners=uow.known_partners([facts.reporting_partner, *facts.partners]),
-            vocabulary=self.rules.vocabulary, find_agreement=uow.agreement, today=self.today())
+            vocabulary=self.rules.vocabulary, find_agreement=uow.read_agreement,
+            today=self.today())
         if problems:
             raise ValidationFailed(problems)
         evaluation = self.rules.evaluate_action(facts, _View(uow, self.similar_actions))
