@@ -58,9 +58,15 @@ class ActionPlan:
         """Walk the tag's rows in occurred order (tag, value, occurred_start, action_id),
         each checked as of `as_of` by its valid_from (in the index) and its version's
         valid_to (one primary-key look-up)."""
-        self.source = (f"{self.db.table('action_tags')} d JOIN "
-                       f"{self.db.table('action_versions')} v "
-                       "ON v.action_id = d.action_id AND v.version = d.version")
+        versions = self.db.table("action_versions")
+        if self.db.postgres:  # OFFSET 0 keeps the look-up by key: a store not yet analyzed
+            # looked small to the planner, which scanned versions per tag row (150 ms at 10k)
+            self.source = (f"{self.db.table('action_tags')} d CROSS JOIN LATERAL (SELECT * "
+                           f"FROM {versions} v WHERE v.action_id = d.action_id AND "
+                           "v.version = d.version OFFSET 0) v")
+        else:
+            self.source = (f"{self.db.table('action_tags')} d JOIN {versions} v "
+                           "ON v.action_id = d.action_id AND v.version = d.version")
         self.o = "d"
         self.add("d.tag = ?", tag)
         if value is not None:

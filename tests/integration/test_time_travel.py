@@ -390,3 +390,26 @@ def test_as_of_reads_walk_an_index(tmp_path, ask, index):
     assert "SCAN" not in plan.replace("SCAN v USING INDEX action_versions_occurred", ""), plan
     if "valid_from<?" not in plan:  # as of an early position the few rows are sorted
         assert "TEMP B-TREE" not in plan, plan
+
+
+@pytest.mark.parametrize("as_of", [None, 10**6])
+def test_a_tag_walk_on_postgresql_reads_each_version_by_key_before_any_analyze(
+        postgres_url, as_of):
+    """A store never analyzed looks empty to PostgreSQL's planner: left to itself it
+    joined by scanning a kind's versions once per tag row (150 ms at 10k events)."""
+    with open_registry(postgres_url, today=lambda: TODAY) as services:
+        for pid in ("ohchr", "osce-odihr"):
+            run(services, partner(pid))
+        run(services, action(), by="partner:ohchr")
+        services.follower.catch_up()
+        sql = services.queries.sql
+        statements = []
+        read = sql.all
+        sql.all = lambda statement, params=(): statements.append((statement, params)) or []
+        services.queries.actions(ActionFilter(partner="ohchr", kind="joint_activity"),
+                                 as_of=as_of)
+        sql.all = read
+        plan = "\n".join(row["QUERY PLAN"] for row in read(f"EXPLAIN {statements[-1][0]}",
+                                                           statements[-1][1]))
+    assert "action_versions_pkey" in plan, plan
+    assert "action_tags_pkey" in plan, plan
