@@ -124,7 +124,10 @@ class Tallies:
     def __init__(self) -> None:
         self.live: dict[tuple[str, ...], list[int]] = {}  # group -> [id, live]
         self.held: dict[str, frozenset[tuple[str, ...]]] = {}  # action -> its groups
-        self.groups: list[tuple[Any, ...]] = []
+        self.groups: list[list[Any]] = []  # their rows, without the current count
+
+    def group_rows(self) -> list[list[Any]]:
+        return [[*row, self.live[tuple(row[:4])][1]] for row in self.groups]
 
     def rows(self, version: tuple[Any, ...]) -> list[tuple[Any, ...]]:
         action_id, position, status = version[0], version[2], version[5]
@@ -134,7 +137,7 @@ class Tallies:
         for group in sorted(before ^ after):
             if group not in self.live:
                 self.live[group] = [position * GROUPS_PER_EVENT + created, 0]
-                self.groups.append((*group, self.live[group][0], position))
+                self.groups.append([*group, self.live[group][0], position])
                 created += 1
             tally = self.live[group]
             tally[1] += 1 if group in after else -1
@@ -180,7 +183,8 @@ def _load_sqlite(path: str, versions: list[list[Any]], clock: list[tuple]) -> No
             db.execute(f"INSERT INTO action_versions VALUES ({','.join('?' * 21)})", row)
             db.executemany("INSERT INTO action_tags VALUES (?,?,?,?,?,?)", tags)
             db.executemany("INSERT INTO action_tallies VALUES (?,?,?)", tallies.rows(row))
-        db.executemany("INSERT INTO action_tally_groups VALUES (?,?,?,?,?,?)", tallies.groups)
+        db.executemany("INSERT INTO action_tally_groups VALUES (?,?,?,?,?,?,?)",
+                       tallies.group_rows())
         db.executemany("INSERT INTO clock VALUES (?,?,?)", clock)
         db.execute("INSERT INTO action_periods VALUES ('actions', 2)")
         db.executemany("INSERT INTO action_counts VALUES (?,?,?,?,?,?,?)", counts(versions))
@@ -208,7 +212,7 @@ def _load_postgres(url: str, schema: str, versions: list[list[Any]], clock: list
         tag_conn.commit()
         tally_conn.commit()
         with cur.copy(f'COPY "{schema}".action_tally_groups FROM STDIN') as copy:
-            for group in tallies.groups:
+            for group in tallies.group_rows():
                 copy.write_row(group)
         with cur.copy(f'COPY "{schema}".clock FROM STDIN') as copy:
             for row in clock:

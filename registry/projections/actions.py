@@ -64,7 +64,7 @@ class ActionsProjection(ReadModel):
         "action_tally_groups": """
             tally TEXT NOT NULL, scope TEXT NOT NULL, subject TEXT NOT NULL,
             detail TEXT NOT NULL, group_id BIGINT NOT NULL, since BIGINT NOT NULL,
-            PRIMARY KEY (tally, scope, subject, detail)""",
+            live BIGINT NOT NULL, PRIMARY KEY (tally, scope, subject, detail)""",
         "action_tallies": """
             group_id BIGINT NOT NULL, position BIGINT NOT NULL, live BIGINT NOT NULL,
             PRIMARY KEY (group_id, position)""",
@@ -98,12 +98,16 @@ class ActionsProjection(ReadModel):
         self.insert_counts = (f"INSERT INTO {self.t('action_counts')} VALUES "
                               f"({','.join('?' * (len(COUNTED) + 1))})")
         self.tallies: dict[Group, list[int]] = {}  # group id and live actions, this batch
+        self.touched: set[Group] = set()  # groups whose current count is to be written
         self.insert_tally = f"INSERT INTO {self.t('action_tallies')} VALUES (?,?,?)"
-        self.insert_group = f"INSERT INTO {self.t('action_tally_groups')} VALUES (?,?,?,?,?,?)"
+        self.insert_group = f"INSERT INTO {self.t('action_tally_groups')} VALUES (?,?,?,?,?,?,?)"
+        self.update_group = (f"UPDATE {self.t('action_tally_groups')} SET live = ? "
+                             "WHERE tally = ? AND scope = ? AND subject = ? AND detail = ?")
 
     def batch_ended(self) -> None:
         self.open_rows.clear()
         self.tallies.clear()  # another process may add to them between batches
+        self.touched.clear()
         self.longest, self.longer, self.counts = None, False, None
 
     def _count(self, was: tuple[str, str] | None, now: tuple[str, str], position: int) -> None:
@@ -130,21 +134,24 @@ class ActionsProjection(ReadModel):
             if tally is None:
                 tally = [position * GROUPS_PER_EVENT + created, 0]
                 created += 1
-                self.buffer(self.insert_group, (*group, tally[0], position))
+                self.buffer(self.insert_group, (*group, tally[0], position, 0))
             tally[1] += 1 if group in after else -1
             self.tallies[group] = tally
+            self.touched.add(group)
             self.buffer(self.insert_tally, (tally[0], position, tally[1]))
 
     def _stored_tally(self, group: Group) -> list[int] | None:
         row = self.model.execute(
-            f"SELECT g.group_id, (SELECT t.live FROM {self.t('action_tallies')} t "
-            "WHERE t.group_id = g.group_id ORDER BY t.position DESC LIMIT 1) AS live "
-            f"FROM {self.t('action_tally_groups')} g WHERE g.tally = ? AND g.scope = ? "
-            "AND g.subject = ? AND g.detail = ?", group).fetchone()
+            f"SELECT group_id, live FROM {self.t('action_tally_groups')} WHERE tally = ? "
+            "AND scope = ? AND subject = ? AND detail = ?", group).fetchone()
         return None if row is None else [int(row["group_id"]), int(row["live"])]
 
     def flush(self) -> None:
         super().flush()
+        if self.touched:  # each group's current count, once per batch: read now, not sought
+            self.model.executemany(self.update_group, [(self.tallies[g][1], *g)
+                                                       for g in sorted(self.touched)])
+            self.touched.clear()
         if self.longer:
             table = self.t("action_periods")
             self.model.execute(

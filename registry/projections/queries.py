@@ -306,16 +306,18 @@ class Queries:
                  ) -> list[tuple[str, str, str, int]]:
         """(scope, subject, detail, live actions) of every group of a tally (of one scope,
         if given) with live actions at the position, in that order."""
-        at = "" if as_of is None else " AND t.position <= ?"
-        rows = self.sql.all(
-            f"SELECT g.scope, g.subject, g.detail, (SELECT t.live "
-            f"FROM {self.sql.table('action_tallies')} t WHERE t.group_id = g.group_id{at} "
-            "ORDER BY t.position DESC LIMIT 1) AS live "
-            f"FROM {self.sql.table('action_tally_groups')} g WHERE g.tally = ?"
-            f"{'' if scope is None else ' AND g.scope = ?'}"
-            f"{'' if as_of is None else ' AND g.since <= ?'}",
-            [*([] if as_of is None else [as_of]), tally,
-             *([] if scope is None else [scope]), *([] if as_of is None else [as_of])])
+        groups, of_scope = self.sql.table("action_tally_groups"), " AND g.scope = ?"
+        where = f"g.tally = ?{'' if scope is None else of_scope}"
+        params = [tally, *([] if scope is None else [scope])]
+        if as_of is None:  # each group's current count is kept on its row
+            rows = self.sql.all(f"SELECT g.scope, g.subject, g.detail, g.live FROM {groups} g "
+                                f"WHERE {where} AND g.live > 0", params)
+        else:
+            rows = self.sql.all(
+                f"SELECT g.scope, g.subject, g.detail, (SELECT t.live "
+                f"FROM {self.sql.table('action_tallies')} t WHERE t.group_id = g.group_id "
+                "AND t.position <= ? ORDER BY t.position DESC LIMIT 1) AS live "
+                f"FROM {groups} g WHERE {where} AND g.since <= ?", [as_of, *params, as_of])
         return sorted((r["scope"], r["subject"], r["detail"], int(r["live"]))
                       for r in rows if r["live"])
 
