@@ -73,6 +73,13 @@ class Sql:
                 "SELECT name FROM sqlite_master WHERE type = 'table'")}
         return set(names) <= found
 
+    def has_column(self, table: str, column: str) -> bool:
+        if self.postgres:
+            return bool(self.all("SELECT 1 FROM information_schema.columns WHERE "
+                                 "table_schema = ? AND table_name = ? AND column_name = ?",
+                                 (self.schema, table, column)))
+        return any(r["name"] == column for r in self.all(f"PRAGMA table_info({table})"))
+
     def lock_ddl(self, cursor: Any) -> None:
         """Serialize schema changes between processes (PostgreSQL; SQLite locks the file)."""
         if self.postgres:

@@ -84,7 +84,7 @@ class ActionsProjection(ReadModel):
 
     def create_tables(self) -> None:
         """A store built before the tallies were kept rebuilds this model."""
-        create_tables_or_relayout(self, "action_tally_groups")
+        create_tables_or_relayout(self, "action_tally_groups.live")
 
     def __init__(self, view: Any, rules: Any = None) -> None:
         super().__init__(view, rules)
@@ -215,11 +215,13 @@ class ActionsProjection(ReadModel):
             return Current(facts, row[5], row[18], json.loads(row[20]), (row[5], row[19]),
                            groups(facts, row[5]))
         table = self.t("action_versions")
+        # The current version is the latest. Both are read by primary key: given
+        # `valid_to IS NULL`, SQLite and PostgreSQL chose the index of current versions and
+        # scanned every current action, per amendment (a catch-up that slowed with history).
         found = self.model.execute(
             f"SELECT version, facts, status, first_recorded_at, responses, confirmation "
-            f"FROM {table} WHERE action_id = ? AND valid_to IS NULL", (key,)).fetchone()
-        # by primary key: given `valid_to IS NULL`, SQLite chose the index of current
-        # versions and scanned every current action, per amendment (quadratic catch-up)
+            f"FROM {table} WHERE action_id = ? ORDER BY version DESC LIMIT 1",
+            (key,)).fetchone()
         self.model.execute(f"UPDATE {table} SET valid_to = ? WHERE action_id = ? "
                            "AND version = ?", (tracking.notification_id, key, found["version"]))
         facts = json.loads(found["facts"])

@@ -10,10 +10,13 @@ from registry.projections.base import ReadModel
 def create_tables_or_relayout(projection: ReadModel, marker: str,
                               retired: tuple[str, ...] = ()) -> None:
     """Create the projection's tables. When `marker` (a table only the current layout
-    has) is missing while tables of the projection, or `retired` ones, exist, those hold
-    an earlier layout: drop them all, create the current ones, forget the tracking."""
+    has, or `table.column`) is missing while tables of the projection, or `retired` ones,
+    exist, those hold an earlier layout: drop them all, create the current ones, forget
+    the tracking."""
     sql = projection.sql
-    earlier = not sql.has_tables([marker]) and any(
+    table, _, column = marker.partition(".")
+    current = sql.has_tables([table]) and (not column or sql.has_column(table, column))
+    earlier = not current and any(
         sql.has_tables([name]) for name in (*projection.tables, *retired))
     if earlier:
         with sql.transaction() as cursor:

@@ -251,6 +251,32 @@ def test_a_store_built_before_compliance_was_versioned_rebuilds_it(tmp_path, mon
         upgraded.close()
 
 
+@pytest.mark.parametrize("earlier", [
+    ["DROP TABLE action_tally_groups", "DROP TABLE action_tallies"],  # before the tallies
+    ["ALTER TABLE action_tally_groups DROP COLUMN live"],  # before groups kept their count
+])
+def test_a_store_built_with_an_earlier_actions_layout_rebuilds_the_actions(tmp_path, earlier):
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    services = open_registry(url, today=lambda: TODAY)
+    for pid in ("ohchr", "osce-odihr"):
+        run(services, partner(pid))
+    run(services, action(), by="partner:ohchr")
+    services.follower.catch_up()
+    live = services.follower.digests()["actions"], services.queries.activity("theme")
+    with services.queries.sql.transaction() as cursor:
+        for statement in earlier:
+            cursor.execute(statement)
+    services.close()
+    upgraded = open_registry(url, today=lambda: TODAY)
+    try:
+        assert upgraded.follower.lag()["actions"] > 0
+        upgraded.follower.catch_up()
+        assert (upgraded.follower.digests()["actions"],
+                upgraded.queries.activity("theme")) == live
+    finally:
+        upgraded.close()
+
+
 # -- replay until a point, into a separate database ---------------------------------------
 
 
