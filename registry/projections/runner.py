@@ -74,6 +74,7 @@ class Follower:
                 cursor.execute(f"PRAGMA cache_size = {-BATCH_CACHE_KIB}")
             for projection in self.projections:
                 projection.model._cursor = cursor
+                projection.batch_started(len(notifications))
             try:
                 self._dispatch(notifications, positions, to_domain_event)
                 last = notifications[-1].id

@@ -8,6 +8,7 @@ import random
 import pytest
 
 from registry.domain.errors import ValidationFailed
+from registry.projections import actions
 from tests.conftest import action, agreement, partner, run
 
 COUNTRIES = ["UA", "GE", "AM", "MD", "AL"]
@@ -43,8 +44,10 @@ def attempt(services, data: dict, by: str):
         return None
 
 
-@pytest.fixture
-def history(registry):
+@pytest.fixture(params=["groups looked up", "groups read ahead"])
+def history(request, registry, monkeypatch):
+    if request.param == "groups read ahead":  # as a large batch does: every group at once
+        monkeypatch.setattr(actions, "READ_ALL_GROUPS_FROM", 1)
     rng = random.Random(20141)
     for pid in ("ohchr", "osce-odihr"):
         run(registry, partner(pid))
