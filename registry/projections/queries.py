@@ -288,7 +288,7 @@ class Queries:
     def who_did_what_where(self, *, country: str | None = None,
                            as_of: int | None = None) -> list[dict[str, Any]]:
         """Per country, per partner involved, how many live actions of each kind: the
-        running tallies of the country's (partner, kind) groups, a seek per group."""
+        tallies of the country's (partner, kind) groups (see `_tallies`)."""
         out: dict[str, dict[str, dict[str, int]]] = {}
         for country_, partner, kind, live in self._tallies("where", country, as_of):
             out.setdefault(country_, {}).setdefault(partner, {})[kind] = live
@@ -311,7 +311,8 @@ class Queries:
     def _tallies(self, tally: str, scope: str | None, as_of: int | None
                  ) -> list[tuple[str, str, str, int]]:
         """(scope, subject, detail, live actions) of every group of a tally (of one scope,
-        if given) with live actions at the position, in that order."""
+        if given) with live actions at the position, in that order: the groups' own rows
+        now, and as of a position one seek per group to its last tally row by then."""
         groups, of_scope = self.sql.table("action_tally_groups"), " AND g.scope = ?"
         where = f"g.tally = ?{'' if scope is None else of_scope}"
         params = [tally, *([] if scope is None else [scope])]
