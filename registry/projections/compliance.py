@@ -13,6 +13,7 @@ the rows that differ, so "what did compliance show at position P" is an indexed 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, ClassVar
@@ -26,6 +27,8 @@ from registry.domain import Action, ActionFacts, Agreement, Commitment
 from registry.projections.base import ReadModel, dumps, iso
 from registry.projections.layout import create_tables_or_relayout
 from registry.rules import AgreementSnapshot, Obligation
+
+LIVE_ACTIONS_PAGE = 2000  # actions matched against re-derived obligations per query
 
 
 class ComplianceProjection(ReadModel):
@@ -175,13 +178,23 @@ class ComplianceProjection(ReadModel):
         self._bump_generation()
         self._by_kind, self._checked = None, True
 
-    def _live_actions(self, kinds: list[str]) -> list[Any]:
+    def _live_actions(self, kinds: list[str]) -> Iterator[Any]:
+        """Every live action of these kinds, a page at a time. At 1M events a revision
+        matches most of history (seconds of Python): read at once, the transaction then
+        sat idle past PostgreSQL's idle-in-transaction timeout, which killed the batch,
+        and the follower retried it for ever."""
         if not kinds:
-            return []
-        marks = ",".join("?" * len(kinds))
-        return self.model.execute(
-            f"SELECT action_id, facts FROM {self.t('compliance_actions')} "
-            f"WHERE live = 1 AND kind IN ({marks})", kinds).fetchall()
+            return
+        marks, after = ",".join("?" * len(kinds)), ""
+        while True:
+            rows = self.model.execute(
+                f"SELECT action_id, facts FROM {self.t('compliance_actions')} "
+                f"WHERE live = 1 AND kind IN ({marks}) AND action_id > ? "
+                f"ORDER BY action_id LIMIT {LIVE_ACTIONS_PAGE}", [*kinds, after]).fetchall()
+            yield from rows
+            if len(rows) < LIVE_ACTIONS_PAGE:
+                return
+            after = rows[-1]["action_id"]
 
     # -- actions: match against the obligations they could fulfil -------------------------
 

@@ -4,6 +4,7 @@ from datetime import date
 
 import pytest
 
+from registry.projections import compliance
 from registry.schemas import load_command
 from registry.testing import record, registry_with
 
@@ -158,3 +159,22 @@ def test_obligations_derived_by_another_process_are_seen(tmp_path):
     assert status(first, "2009-01-01", "visits") == [("once", "met")]
     first.close()
     second.close()
+
+
+def test_a_revision_matches_every_recorded_action_again_page_by_page(registry, monkeypatch):
+    """A revision re-derives the obligations and re-reads the live actions a page at a
+    time (a long pause inside the transaction is what PostgreSQL's idle timeout kills)."""
+    for year in range(2008, 2015):
+        work_plan(registry, f"{year}-03-01")
+    monkeypatch.setattr(compliance, "LIVE_ACTIONS_PAGE", 2)
+    registry.app.execute(load_command({
+        "command": "revise_agreement", "agreement": "desa-ohchr-2007",
+        "changes": {"commitments": [dict(PROGRAMME["commitments"][0],
+                                         text="OHCHR shares its work plan each year")]},
+        "reason": "wording", "revised_on": "2015-01-01"}), by="admin:test")
+    registry.follower.catch_up()
+    assert [s for _, s in status(registry, "2015-01-01")][:7] == ["met"] * 7
+    live = registry.follower.digests()["compliance"]
+    monkeypatch.setattr(compliance, "LIVE_ACTIONS_PAGE", 2000)
+    registry.follower.rebuild()
+    assert registry.follower.digests()["compliance"] == live
