@@ -240,6 +240,12 @@ class ReadModel(Projection[TrackingRecorder]):
             with self.sql.transaction() as cursor:
                 self._create_indexes(cursor)
 
+    def analyze(self) -> None:
+        """Refresh the planner's statistics of this model's tables (PostgreSQL)."""
+        with self.sql.transaction() as cursor:
+            for name in self.tables:
+                cursor.execute(f"ANALYZE {self.t(name)}")
+
     def reset(self) -> None:
         """Forget everything, so the next catch-up rebuilds from position 0."""
         with self.sql.transaction() as cursor:

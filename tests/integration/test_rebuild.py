@@ -114,3 +114,19 @@ def test_a_follower_that_lost_the_race_for_a_batch_rolls_back_and_catches_up(
     finally:
         second.close()
         first.close()
+
+
+def test_a_rebuild_on_postgresql_leaves_the_planner_statistics(postgres_url):
+    services = open_registry(postgres_url)
+    try:
+        for partner_id in ("ohchr", "osce-odihr"):
+            run(services, partner(partner_id))
+        run(services, action(), by="partner:ohchr")
+        services.follower.rebuild()
+        sql = services.queries.sql
+        analyzed = {r["relname"] for r in sql.all(
+            "SELECT relname FROM pg_stat_user_tables WHERE schemaname = ? "
+            "AND last_analyze IS NOT NULL", (sql.schema,))}
+        assert {"action_versions", "action_tags", "ledger_leaves"} <= analyzed
+    finally:
+        services.close()
