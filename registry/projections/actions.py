@@ -80,6 +80,9 @@ class ActionsProjection(ReadModel):
         "CREATE INDEX IF NOT EXISTS action_versions_from ON {action_versions} (valid_from)",
         "CREATE INDEX IF NOT EXISTS action_versions_kind_occurred ON {action_versions} "
         "(kind, occurred_start, action_id, valid_from, valid_to)",
+        # a group's count as of P from the index alone (SQLite otherwise also reads the row)
+        "CREATE INDEX IF NOT EXISTS action_tallies_live ON {action_tallies} "
+        "(group_id, position, live)",
     ]  # a tag filter walks action_tags' primary key alone, in occurred order
 
     def create_tables(self) -> None:
