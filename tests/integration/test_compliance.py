@@ -178,3 +178,27 @@ def test_a_revision_matches_every_recorded_action_again_page_by_page(registry, m
     monkeypatch.setattr(compliance, "LIVE_ACTIONS_PAGE", 2000)
     registry.follower.rebuild()
     assert registry.follower.digests()["compliance"] == live
+
+
+def test_each_page_of_a_kinds_live_actions_is_one_index_range(registry, monkeypatch):
+    work_plan(registry, "2008-03-01")
+    model = next(p for p in registry.projections if p.name == "compliance").model
+    pages, execute = [], model.execute
+
+    def spy(statement, params=()):
+        if "FROM compliance_actions" in statement and "ORDER BY action_id" in statement:
+            pages.append((statement, params))
+        return execute(statement, params)
+
+    monkeypatch.setattr(model, "execute", spy)
+    registry.app.execute(load_command({
+        "command": "revise_agreement", "agreement": "desa-ohchr-2007",
+        "changes": {"summary": "Revised"}, "reason": "wording", "revised_on": "2015-01-01"}),
+        by="admin:test")
+    registry.follower.catch_up()
+    assert pages
+    for statement, params in pages:
+        plan = " / ".join(r["detail"] for r in registry.queries.sql.all(
+            f"EXPLAIN QUERY PLAN {statement}", params))
+        assert "compliance_actions_kind_live (kind=? AND live=? AND action_id>?)" in plan, plan
+        assert "TEMP B-TREE" not in plan, plan
