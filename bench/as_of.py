@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from registry.bootstrap import open_registry
 from registry.projections import ActionFilter, Queries
-from registry.projections.actions import GROUPS_PER_EVENT, groups
+from registry.projections.actions import group_id, groups
 from registry.projections.clock import stamp
 
 PARTNERS = ["ohchr", "osce-odihr", "coe", "un-desa", "unhcr", "unicef", "undp", "eu-fra",
@@ -136,7 +136,7 @@ class Tallies:
         out, created = [], 0
         for group in sorted(before ^ after):
             if group not in self.live:
-                self.live[group] = [position * GROUPS_PER_EVENT + created, 0]
+                self.live[group] = [group_id(position, created), 0]
                 self.groups.append([*group, self.live[group][0], position])
                 created += 1
             tally = self.live[group]

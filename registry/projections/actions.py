@@ -149,7 +149,7 @@ class ActionsProjection(ReadModel):
             if tally is None and not self.every_group:
                 tally = self._stored_tally(group)
             if tally is None:
-                tally = [position * GROUPS_PER_EVENT + created, 0]
+                tally = [group_id(position, created), 0]
                 created += 1
                 self.buffer(self.insert_group, (*group, tally[0], position, 0))
             tally[1] += 1 if group in after else -1
@@ -286,6 +286,11 @@ class Current:
 
 Group = tuple[str, str, str, str]  # (tally, scope, subject, detail) of a tally group
 GROUPS_PER_EVENT = 1 << 20  # group ids: position * this + ordinal (one event's groups)
+
+
+def group_id(position: int, ordinal: int) -> int:
+    """The id of the `ordinal`-th group first met by the event at `position`."""
+    return position * GROUPS_PER_EVENT + ordinal
 READ_ALL_GROUPS_FROM = 100  # notifications in a batch
 
 
