@@ -187,15 +187,20 @@ class Queries:
     def similar_actions(self, facts: Any, *, as_of: int | None = None,
                         limit: int = 20) -> list[dict[str, Any]]:
         """Live actions of the same kind, overlapping in time, reported by someone else:
-        the candidates plugins look at for duplication."""
-        clause, params = _as_of("v", as_of)
+        the candidates plugins look at for duplication, earliest first.
+
+        One walk of the kind's occurred-order index that stops at `limit`. The `+` keeps
+        SQLite off the index of current versions, which it preferred and which holds every
+        kind: each report looked up every action begun in the window, a number that grows
+        with history (0.26 ms a call at 100k events; 0.05 ms this way)."""
+        clause, params = _as_of("v", as_of) if as_of is not None else ("+v.valid_to IS NULL", [])
         start, end = facts.occurred_on.start, facts.occurred_on.end
         earliest = start - timedelta(days=self._longest_period())  # bounds the index range
         rows = self.sql.all(
             f"SELECT * FROM {self.sql.table('action_versions')} v WHERE v.kind = ? AND "
             f"{clause} AND v.status <> 'retracted' AND v.reporting_partner <> ? "
             "AND v.occurred_start >= ? AND v.occurred_start <= ? AND v.occurred_end >= ? "
-            "ORDER BY v.action_id LIMIT ?",
+            "ORDER BY v.occurred_start, v.action_id LIMIT ?",
             (facts.kind, *params, facts.reporting_partner, earliest.isoformat(),
              end.isoformat(), start.isoformat(), limit))
         return [_action(row) for row in rows]

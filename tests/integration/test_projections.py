@@ -1,12 +1,14 @@
 """Read models: filters, history, as-of queries, and replay equal to the live result."""
 
+from dataclasses import replace
 from datetime import date
 from uuid import UUID
 
 import pytest
 
+from registry.bootstrap import open_registry
 from registry.projections import ActionFilter
-from tests.conftest import action, agreement, run
+from tests.conftest import TODAY, action, agreement, partner, run
 
 
 @pytest.fixture
@@ -174,3 +176,29 @@ def test_the_read_model_shows_claimed_acknowledged_or_disputed(history):
     live = services.follower.digests()
     services.follower.rebuild()
     assert services.follower.digests() == live
+
+
+@pytest.mark.parametrize("as_of", [None, 10**6])
+def test_similar_actions_walk_the_kinds_index_and_stop_at_the_limit(tmp_path, as_of):
+    """Each report of a partner with a duplication rule asks for similar actions: the
+    walk must stay within the kind's rows, in index order, however long the history."""
+    with open_registry(f"sqlite:///{tmp_path / 'plans.db'}", today=lambda: TODAY) as services:
+        for pid in ("ohchr", "osce-odihr"):
+            run(services, partner(pid))
+        for day in ("2014-06-12", "2014-07-01"):
+            run(services, action(occurred_on=day), by="partner:ohchr")
+        services.follower.catch_up()
+        sql, statements = services.queries.sql, []
+        read = sql.all
+        sql.all = lambda statement, params=(): statements.append((statement, params)) or read(
+            statement, params)
+        facts = services.app.action(UUID(run(services, action(), by="partner:ohchr")
+                                         .aggregate_id)).facts
+        statements.clear()
+        services.queries.similar_actions(replace(facts, reporting_partner="osce-odihr"),
+                                         as_of=as_of)
+        sql.all = read
+        plan = " / ".join(r["detail"] for r in read(f"EXPLAIN QUERY PLAN {statements[-1][0]}",
+                                                   statements[-1][1]))
+    assert "INDEX action_versions_kind_occurred (kind=? AND occurred_start>? AND" in plan, plan
+    assert "TEMP B-TREE" not in plan, plan
