@@ -138,3 +138,54 @@ def test_unknown_aggregates_are_not_found(partners):
     with pytest.raises(NotFound):
         run(partners, {"command": "retract_action", "action_id": str(UUID(int=7)),
                        "reason": "x"})
+
+
+class TestAgreementReads:
+    """An action is checked against an agreement read at most `agreement_read_ttl` ago;
+    a refusal is never based on such a read."""
+
+    NEW_COMMITMENT = {"command": "add_commitment", "agreement": "ohchr-odihr-2014",
+                      "commitment": {"id": "share-plans", "text": "Share work plans",
+                                     "responsible": ["ohchr"], "cadence": "annual",
+                                     "fulfilled_by": ["work_plan_shared"]}}
+
+    def test_an_action_may_cite_a_commitment_another_process_added_a_moment_ago(
+            self, shared_store_url):
+        first = open_registry(shared_store_url, today=lambda: TODAY)
+        second = open_registry(shared_store_url, today=lambda: TODAY)
+        try:
+            for pid in ("ohchr", "osce-odihr"):
+                run(first, partner(pid))
+            run(first, agreement())
+            run(first, action(agreement="ohchr-odihr-2014",
+                              commitment="implement-recommendations"))  # read, and kept
+            run(second, self.NEW_COMMITMENT)
+            receipt = run(first, action(agreement="ohchr-odihr-2014", commitment="share-plans",
+                                        kind="work_plan_shared"))
+            assert receipt.version == 1
+        finally:
+            first.close()
+            second.close()
+
+    def test_a_recent_read_is_reused_until_it_is_too_old(self, partners, monkeypatch):
+        run(partners, agreement())
+        reads = []
+        get = partners.app.repository.get
+        monkeypatch.setattr(partners.app.repository, "get",
+                            lambda *args, **kwargs: reads.append(args[0]) or get(*args, **kwargs))
+        cites = action(agreement="ohchr-odihr-2014", commitment="implement-recommendations")
+        run(partners, cites)
+        run(partners, cites)
+        assert len(reads) == 1, reads
+        monkeypatch.setattr(partners.app, "agreement_read_ttl", 0.0)
+        run(partners, cites)
+        assert len(reads) == 2
+
+    def test_this_process_sees_its_own_change_at_once(self, partners):
+        run(partners, agreement())
+        cites = action(agreement="ohchr-odihr-2014", commitment="share-plans",
+                       kind="work_plan_shared")
+        with pytest.raises(ValidationFailed):
+            run(partners, cites)
+        run(partners, self.NEW_COMMITMENT)
+        assert run(partners, cites).version == 1
