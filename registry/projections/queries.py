@@ -189,11 +189,13 @@ class Queries:
         """Live actions of the same kind, overlapping in time, reported by someone else:
         the candidates plugins look at for duplication, earliest first.
 
-        One walk of the kind's occurred-order index that stops at `limit`. The `+` keeps
-        SQLite off the index of current versions, which it preferred and which holds every
-        kind: each report looked up every action begun in the window, a number that grows
-        with history (0.26 ms a call at 100k events; 0.05 ms this way)."""
-        clause, params = _as_of("v", as_of) if as_of is not None else ("+v.valid_to IS NULL", [])
+        One walk of the kind's occurred-order index that stops at `limit`. On SQLite the
+        `+` keeps the planner off the index of current versions, which it preferred and
+        which holds every kind: each report looked up every action begun in the window, a
+        number that grows with history (0.26 ms a call at 100k events; 0.05 ms this way).
+        PostgreSQL already walks the kind's index, testing `valid_to` in it (0.035 ms)."""
+        live = "v.valid_to IS NULL" if self.sql.postgres else "+v.valid_to IS NULL"
+        clause, params = _as_of("v", as_of) if as_of is not None else (live, [])
         start, end = facts.occurred_on.start, facts.occurred_on.end
         earliest = start - timedelta(days=self._longest_period())  # bounds the index range
         rows = self.sql.all(

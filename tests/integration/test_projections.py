@@ -202,3 +202,23 @@ def test_similar_actions_walk_the_kinds_index_and_stop_at_the_limit(tmp_path, as
                                                    statements[-1][1]))
     assert "INDEX action_versions_kind_occurred (kind=? AND occurred_start>? AND" in plan, plan
     assert "TEMP B-TREE" not in plan, plan
+
+
+def test_similar_actions_on_postgresql_test_the_live_version_in_the_kinds_index(postgres_url):
+    with open_registry(postgres_url, today=lambda: TODAY) as services:
+        for pid in ("ohchr", "osce-odihr"):
+            run(services, partner(pid))
+        facts = services.app.action(UUID(run(services, action(), by="partner:ohchr")
+                                         .aggregate_id)).facts
+        services.follower.catch_up()
+        sql, statements = services.queries.sql, []
+        read = sql.all
+        sql.all = lambda statement, params=(): statements.append((statement, params)) or []
+        services.queries.similar_actions(replace(facts, reporting_partner="osce-odihr"))
+        sql.all = read
+        with sql.transaction(commit=False) as cursor:
+            cursor.execute("SET LOCAL enable_seqscan = off")  # a tiny table: as if large
+            sql.execute(cursor, f"EXPLAIN {statements[-1][0]}", statements[-1][1])
+            plan = "\n".join(row["QUERY PLAN"] for row in cursor.fetchall())
+    assert "action_versions_kind_occurred" in plan, plan
+    assert "valid_to IS NULL" in plan.split("Index Cond")[1].split("\n")[0], plan
