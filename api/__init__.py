@@ -21,6 +21,7 @@ from api.schemas import ProblemSchema
 from api.worker import ProjectionWorker
 from registry.bootstrap import open_registry
 from registry.domain import Problem, ValidationFailed
+from registry.group_commit import GroupCommit
 from registry.plugins import Selection
 from registry.schemas import not_text
 
@@ -90,7 +91,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     worker = ProjectionWorker(services.follower, services.database,
                               checkpoint=services.notary.sign_head,
                               checkpoint_every=app.config["COOPREG_CHECKPOINT_EVERY"])
-    app.extensions["coopreg"] = Context(services, TokenStore(services.queries.sql), worker)
+    app.extensions["coopreg"] = Context(services, TokenStore(services.queries.sql), worker,
+                                        GroupCommit(services.app))
     if app.config["COOPREG_FOLLOW"]:
         _catch_up_at_boot(services)
         worker.start()

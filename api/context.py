@@ -16,6 +16,7 @@ from api.worker import ProjectionWorker
 from registry.bootstrap import Services
 from registry.commands import Command, Receipt
 from registry.domain import Conflict, invalid
+from registry.group_commit import GroupCommit
 
 READ_WAIT_SECONDS = 2.0
 F = TypeVar("F", bound=Callable[..., Any])
@@ -26,6 +27,7 @@ class Context:
     services: Services
     tokens: TokenStore
     worker: ProjectionWorker
+    writes: GroupCommit  # requests writing at once share a commit
 
 
 def ctx() -> Context:
@@ -67,8 +69,8 @@ def require_partner(partner: str, what: str) -> Principal:
 
 def execute(command: Command) -> Receipt:
     context = ctx()
-    receipt = context.services.app.execute(
-        command, by=principal().name, idempotency_key=request.headers.get("Idempotency-Key"))
+    [receipt] = context.writes.execute(
+        [command], by=principal().name, idempotency_key=request.headers.get("Idempotency-Key"))
     context.worker.nudge()
     return receipt
 

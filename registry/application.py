@@ -57,6 +57,9 @@ class _Outcome:
     warnings: tuple[dict[str, Any], ...] = ()
 
 
+Answer = list[c.Receipt] | Exception  # what one submission of a group is answered
+
+
 @dataclass
 class UnitOfWork:
     """The aggregates one atomic save will record, so later commands in a batch see the
@@ -128,6 +131,15 @@ class UnitOfWork:
         return self.app.recent_agreement(key)
 
 
+@dataclass
+class _Staged:
+    """A submission checked and ready to save."""
+
+    uow: UnitOfWork
+    aggregates: list[Aggregate]
+    fingerprint: str
+
+
 class _View:
     """The read-only registry that rules see during one command."""
 
@@ -188,9 +200,68 @@ class Registry(Application[UUID]):
     def execute_batch(self, commands: Sequence[c.Command], *, by: str,
                       idempotency_key: str | None = None) -> list[c.Receipt]:
         """Record several commands in one transaction: all of them, or none."""
-        fingerprint = _fingerprint(commands) if idempotency_key is not None else ""
-        if idempotency_key is not None:
-            earlier = self._claimed(by, idempotency_key, fingerprint)
+        return self._record_alone(c.Submission(tuple(commands), by, idempotency_key))
+
+    def execute_each(self, submissions: Sequence[c.Submission]) -> list[Answer]:
+        """Record independent submissions with one commit (a group commit): each is checked
+        as if it were alone and answered on its own (its receipts, or the error it alone
+        would raise); those that pass are saved in one transaction. If that save collides
+        (two of them wrote one record, or another process wrote first), each is recorded
+        alone instead, so each gets the answer it would have had alone."""
+        answers: list[Answer] = []
+        staged: list[tuple[int, _Staged]] = []
+        for index, submission in enumerate(submissions):
+            try:
+                stage = self._stage(submission)
+            except Exception as error:  # this submission's own failure, answered to it
+                answers.append(error)
+                continue
+            if isinstance(stage, _Staged):
+                staged.append((index, stage))
+                answers.append([])  # until saved
+            else:
+                answers.append(stage)  # a retry: the first receipts
+        if not staged:
+            return answers
+        try:
+            recordings = self.save(*(a for _, s in staged for a in s.aggregates))
+        except IntegrityError:
+            for index, _ in staged:
+                answers[index] = self._answer_alone(submissions[index])
+            return answers
+        for index, one in staged:
+            answers[index] = self._receipts(one.uow, recordings)
+        return answers
+
+    def _answer_alone(self, submission: c.Submission) -> Answer:
+        try:
+            return self._record_alone(submission)
+        except Exception as error:
+            return error
+
+    def _record_alone(self, submission: c.Submission) -> list[c.Receipt]:
+        staged = self._stage(submission)
+        if isinstance(staged, list):
+            return staged
+        try:
+            recordings = self.save(*staged.aggregates)
+        except IntegrityError:
+            if submission.idempotency_key is not None:
+                earlier = self._claimed(submission.by, submission.idempotency_key,
+                                        staged.fingerprint)
+                if earlier is not None:
+                    return earlier
+            raise Conflict("another write to the same record was recorded first; "
+                           "read it again and retry") from None
+        return self._receipts(staged.uow, recordings)
+
+    def _stage(self, submission: c.Submission) -> _Staged | list[c.Receipt]:
+        """The checked, unsaved aggregates of a submission; or, for a retry of an
+        idempotency key already used, the first receipts."""
+        commands, by, key = submission.commands, submission.by, submission.idempotency_key
+        fingerprint = _fingerprint(commands) if key is not None else ""
+        if key is not None:
+            earlier = self._claimed(by, key, fingerprint)
             if earlier is not None:
                 return earlier
         uow = UnitOfWork(self, by)
@@ -202,26 +273,20 @@ class Registry(Application[UUID]):
                     error.problems = [Problem(f"[{index}].{p.field}", p.rule, p.message)
                                       for p in error.problems]
                 raise
-        extra = []
-        if idempotency_key is not None:
-            extra.append(IdempotencyKey(principal=by, key=idempotency_key,
-                                        fingerprint=fingerprint,
-                                        outcomes=[_outcome_dict(o) for o in uow.outcomes]))
-        try:
-            recordings = self.save(*uow.aggregates.values(), *extra)
-        except IntegrityError:
-            if idempotency_key is not None:
-                earlier = self._claimed(by, idempotency_key, fingerprint)
-                if earlier is not None:
-                    return earlier
-            raise Conflict("another write to the same record was recorded first; "
-                           "read it again and retry") from None
+        aggregates: list[Aggregate] = list(uow.aggregates.values())
+        if key is not None:
+            aggregates.append(IdempotencyKey(principal=by, key=key, fingerprint=fingerprint,
+                                             outcomes=[_outcome_dict(o) for o in uow.outcomes]))
+        return _Staged(uow, aggregates, fingerprint)
+
+    def _receipts(self, uow: UnitOfWork, recordings: Sequence[Any]) -> list[c.Receipt]:
+        """The receipts of a saved unit of work; and what this process now knows for good."""
         positions = {(r.domain_event.originator_id, r.domain_event.originator_version):
                      r.notification.id for r in recordings}
-        self._partners.update(a.partner_id for a in uow.aggregates.values()
-                              if isinstance(a, Partner))
         for aggregate in uow.aggregates.values():
-            if isinstance(aggregate, Agreement):
+            if isinstance(aggregate, Partner):
+                self._partners.add(aggregate.partner_id)
+            elif isinstance(aggregate, Agreement):
                 self._agreement_reads.pop(aggregate.id, None)
         return [c.Receipt(o.aggregate, o.aggregate_id, o.version,
                           positions[(o.uuid, o.version)], o.warnings) for o in uow.outcomes]

@@ -153,6 +153,16 @@ class Receipt:
         return data
 
 
+@dataclass(frozen=True)
+class Submission:
+    """Commands one principal sends together, recorded all or none; with an idempotency
+    key, a retry answers the first receipts."""
+
+    commands: tuple[Command, ...]
+    by: str
+    idempotency_key: str | None = None
+
+
 COMMANDS: dict[str, type[Command]] = {
     c.name: c for c in (RegisterPartner, RenamePartner, RegisterAgreement, AddCommitment,
                         ReviseAgreement, TerminateAgreement, ReportAction, AmendAction,
