@@ -132,9 +132,10 @@ class UnitOfWork:
 
 
 @dataclass
-class _Staged:
+class Prepared:
     """A submission checked and ready to save."""
 
+    submission: c.Submission
     uow: UnitOfWork
     aggregates: list[Aggregate]
     fingerprint: str
@@ -203,61 +204,27 @@ class Registry(Application[UUID]):
         return self._record_alone(c.Submission(tuple(commands), by, idempotency_key))
 
     def execute_each(self, submissions: Sequence[c.Submission]) -> list[Answer]:
-        """Record independent submissions with one commit (a group commit): each is checked
-        as if it were alone and answered on its own (its receipts, or the error it alone
-        would raise); those that pass are saved in one transaction. If that save collides
-        (two of them wrote one record, or another process wrote first), each is recorded
-        alone instead, so each gets the answer it would have had alone."""
+        """Record independent submissions with one commit (a group commit), each answered
+        on its own: its receipts, or the error it alone would raise."""
         answers: list[Answer] = []
-        staged: list[tuple[int, _Staged]] = []
+        prepared: list[tuple[int, Prepared]] = []
         for index, submission in enumerate(submissions):
             try:
-                stage = self._stage(submission)
+                ready = self.prepare(submission)
             except Exception as error:  # this submission's own failure, answered to it
                 answers.append(error)
                 continue
-            if isinstance(stage, _Staged):
-                staged.append((index, stage))
-                answers.append([])  # until saved
-            else:
-                answers.append(stage)  # a retry: the first receipts
-        if not staged:
-            return answers
-        try:
-            recordings = self.save(*(a for _, s in staged for a in s.aggregates))
-        except IntegrityError:
-            for index, _ in staged:
-                answers[index] = self._answer_alone(submissions[index])
-            return answers
-        for index, one in staged:
-            answers[index] = self._receipts(one.uow, recordings)
+            answers.append(ready if isinstance(ready, list) else [])
+            if isinstance(ready, Prepared):
+                prepared.append((index, ready))
+        for (index, _), answer in zip(prepared, self.record_prepared([p for _, p in prepared]),
+                                      strict=True):
+            answers[index] = answer
         return answers
 
-    def _answer_alone(self, submission: c.Submission) -> Answer:
-        try:
-            return self._record_alone(submission)
-        except Exception as error:
-            return error
-
-    def _record_alone(self, submission: c.Submission) -> list[c.Receipt]:
-        staged = self._stage(submission)
-        if isinstance(staged, list):
-            return staged
-        try:
-            recordings = self.save(*staged.aggregates)
-        except IntegrityError:
-            if submission.idempotency_key is not None:
-                earlier = self._claimed(submission.by, submission.idempotency_key,
-                                        staged.fingerprint)
-                if earlier is not None:
-                    return earlier
-            raise Conflict("another write to the same record was recorded first; "
-                           "read it again and retry") from None
-        return self._receipts(staged.uow, recordings)
-
-    def _stage(self, submission: c.Submission) -> _Staged | list[c.Receipt]:
-        """The checked, unsaved aggregates of a submission; or, for a retry of an
-        idempotency key already used, the first receipts."""
+    def prepare(self, submission: c.Submission) -> Prepared | list[c.Receipt]:
+        """A submission checked and ready to save (nothing is stored); or, for a retry of
+        an idempotency key already used, the first receipts. Raises what a refusal raises."""
         commands, by, key = submission.commands, submission.by, submission.idempotency_key
         fingerprint = _fingerprint(commands) if key is not None else ""
         if key is not None:
@@ -277,7 +244,42 @@ class Registry(Application[UUID]):
         if key is not None:
             aggregates.append(IdempotencyKey(principal=by, key=key, fingerprint=fingerprint,
                                              outcomes=[_outcome_dict(o) for o in uow.outcomes]))
-        return _Staged(uow, aggregates, fingerprint)
+        return Prepared(submission, uow, aggregates, fingerprint)
+
+    def record_prepared(self, prepared: Sequence[Prepared]) -> list[Answer]:
+        """Save prepared submissions in one transaction. If that save collides (two of them
+        wrote one record, or another writer was first since they were checked), each is
+        checked and recorded alone instead, so each gets the answer it would have had alone.
+        A failure of the store itself is raised, for all of them."""
+        if not prepared:
+            return []
+        try:
+            recordings = self.save(*(a for p in prepared for a in p.aggregates))
+        except IntegrityError:
+            return [self._answer_alone(p.submission) for p in prepared]
+        return [self._receipts(p.uow, recordings) for p in prepared]
+
+    def _answer_alone(self, submission: c.Submission) -> Answer:
+        try:
+            return self._record_alone(submission)
+        except Exception as error:
+            return error
+
+    def _record_alone(self, submission: c.Submission) -> list[c.Receipt]:
+        ready = self.prepare(submission)
+        if isinstance(ready, list):
+            return ready
+        try:
+            recordings = self.save(*ready.aggregates)
+        except IntegrityError:
+            if submission.idempotency_key is not None:
+                earlier = self._claimed(submission.by, submission.idempotency_key,
+                                        ready.fingerprint)
+                if earlier is not None:
+                    return earlier
+            raise Conflict("another write to the same record was recorded first; "
+                           "read it again and retry") from None
+        return self._receipts(ready.uow, recordings)
 
     def _receipts(self, uow: UnitOfWork, recordings: Sequence[Any]) -> list[c.Receipt]:
         """The receipts of a saved unit of work; and what this process now knows for good."""

@@ -1,12 +1,13 @@
-"""Group commit: writers of one process that arrive while a commit is under way share the
-next one.
+"""Group commit: writers of one process that are ready while a commit is under way share
+the next one.
 
-A write is durable only once its transaction commits, and on one machine a commit costs
-an fsync (SQLite) or a round trip and a WAL flush (PostgreSQL) whatever it holds. Threads
-serving requests at once therefore queue their submissions; the first to find no commit
-under way leads: it takes everything queued, checks each submission on its own and saves
-those that pass in one transaction (`Registry.execute_each`), then hands every waiting
-thread its own answer. A lone writer leads at once, so nothing waits for company.
+A write is durable only once its transaction commits, and a commit costs an fsync (SQLite)
+or a round trip and a WAL flush (PostgreSQL) whatever it holds. So each writer checks its
+submission in its own thread (`Registry.prepare`, nothing stored) and queues it; the first
+to find no commit under way leads: it saves everything queued in one transaction
+(`Registry.record_prepared`) and hands every waiting writer its own answer. A lone writer
+leads at once, so nothing waits for company, and the next group is checked while the
+current one commits.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from threading import Condition
 
-from registry.application import Answer, Registry
+from registry.application import Answer, Prepared, Registry
 from registry.commands import Command, Receipt, Submission
 
 MAX_GROUP = 64  # submissions per commit: bounds how long the last of a group waits
@@ -23,7 +24,7 @@ MAX_GROUP = 64  # submissions per commit: bounds how long the last of a group wa
 
 @dataclass
 class _Waiting:
-    submission: Submission
+    prepared: Prepared
     answer: Answer | None = None
 
 
@@ -39,7 +40,10 @@ class GroupCommit:
 
     def execute(self, commands: Sequence[Command], *, by: str,
                 idempotency_key: str | None = None) -> list[Receipt]:
-        mine = _Waiting(Submission(tuple(commands), by, idempotency_key))
+        ready = self.app.prepare(Submission(tuple(commands), by, idempotency_key))
+        if isinstance(ready, list):
+            return ready  # a retry: the first receipts
+        mine = _Waiting(ready)
         with self._changed:
             self._queue.append(mine)
             while self._leading and mine.answer is None:
@@ -58,7 +62,7 @@ class GroupCommit:
         interrupted = RuntimeError("the commit of this write's group was interrupted")
         answers: Sequence[Answer] = [interrupted] * len(group)
         try:
-            answers = self.app.execute_each([w.submission for w in group])
+            answers = self.app.record_prepared([w.prepared for w in group])
         except Exception as error:  # the store failed the whole group: all hear of it
             answers = [error] * len(group)
         finally:  # answers and the lead change together, so no waiter misses its answer
