@@ -695,7 +695,7 @@ PROFILE_ROWS = (
     ("  authentication (token row + SHA-256)", "api/__init__.py", "_authenticate"),
     ("  body parsing + validation (webargs)", "webargs/core.py", "parse"),
     ("    body schema built per request", "marshmallow/schema.py", "__init__"),
-    ("  Registry.execute", "registry/application.py", "execute_batch"),
+    ("  the write (GroupCommit.execute)", "registry/group_commit.py", "execute"),
     ("    rules and plugins (evaluate_action)", "registry/plugins.py", "evaluate_action"),
     ("    eventsourcing save (insert + commit)", "eventsourcing/application.py", "save"),
     ("  response (marshmallow dump)", "marshmallow/schema.py", "dump"),
