@@ -113,8 +113,8 @@ def action_rows(versions: list[list[Any]]) -> Iterator[tuple[tuple[Any, ...], li
                 ("mechanism", facts["mechanisms"][0])]
         if number % 97 == 0:
             tags.append(("flag", "desa.avoid-duplication"))
-        yield row, [(t, v, day.isoformat(), action_id, version, valid_from)
-                    for t, v in sorted(set(tags))]
+        yield row, [(t, v, day.isoformat(), action_id, version, valid_from, facts["kind"],
+                     end.isoformat()) for t, v in sorted(set(tags))]
 
 
 class Tallies:
@@ -181,7 +181,7 @@ def _load_sqlite(path: str, versions: list[list[Any]], clock: list[tuple]) -> No
     with db:
         for row, tags in action_rows(versions):
             db.execute(f"INSERT INTO action_versions VALUES ({','.join('?' * 21)})", row)
-            db.executemany("INSERT INTO action_tags VALUES (?,?,?,?,?,?)", tags)
+            db.executemany("INSERT INTO action_tags VALUES (?,?,?,?,?,?,?,?)", tags)
             db.executemany("INSERT INTO action_tallies VALUES (?,?,?)", tallies.rows(row))
         db.executemany("INSERT INTO action_tally_groups VALUES (?,?,?,?,?,?,?)",
                        tallies.group_rows())

@@ -6,10 +6,10 @@ the current state is `valid_to IS NULL` and the state as of position P is
 
 Lists come in occurred order, so the indexes walk that order and test transaction time on
 the way: `action_versions_occurred` for any list (`…_kind_occurred` for one kind), and
-each tag's rows (keyed by tag, value, occurred start, action, version, valid_from) for a
-list filtered by partner, country, theme, mechanism or flag. `action_periods` keeps the
-longest period ever recorded, which bounds where an occurred range (valid time) must start
-looking.
+each tag's rows (keyed by tag, value, occurred start, action, version, valid_from, then
+the version's kind and occurred end, tested in the index) for a list filtered by partner,
+country, theme, mechanism or flag. `action_periods` keeps the longest period ever
+recorded, which bounds where an occurred range (valid time) must start looking.
 
 Aggregates keep running tallies instead of counting versions: `action_tallies` has a row
 each time the number of live actions in a group changes (per theme, per mechanism, per
@@ -55,10 +55,15 @@ class ActionsProjection(ReadModel):
             recorded_by TEXT NOT NULL, first_recorded_at TEXT NOT NULL,
             confirmation TEXT NOT NULL, responses TEXT NOT NULL,
             PRIMARY KEY (action_id, version)""",
+        # kind and occurred_end end the key so that a walk tests them in the index: a
+        # partner's rows of other kinds, or rows that ended before an occurred range, are
+        # passed over without reading their version (see ActionPlan.drive_by_tag)
         "action_tags": """
             tag TEXT NOT NULL, value TEXT NOT NULL, occurred_start TEXT NOT NULL,
             action_id TEXT NOT NULL, version INTEGER NOT NULL, valid_from BIGINT NOT NULL,
-            PRIMARY KEY (tag, value, occurred_start, action_id, version, valid_from)""",
+            kind TEXT NOT NULL, occurred_end TEXT NOT NULL,
+            PRIMARY KEY (tag, value, occurred_start, action_id, version, valid_from, kind,
+                         occurred_end)""",
         "action_periods": """
             name TEXT NOT NULL, longest_days INTEGER NOT NULL, PRIMARY KEY (name)""",
         "action_tally_groups": """
@@ -86,14 +91,15 @@ class ActionsProjection(ReadModel):
     ]  # a tag filter walks action_tags' primary key alone, in occurred order
 
     def create_tables(self) -> None:
-        """A store built before the tallies were kept rebuilds this model."""
-        create_tables_or_relayout(self, "action_tally_groups.live")
+        """A store built before the tag rows had their version's kind and end (or before
+        the tallies were kept) rebuilds this model."""
+        create_tables_or_relayout(self, ("action_tally_groups.live", "action_tags.occurred_end"))
 
     def __init__(self, view: Any, rules: Any = None) -> None:
         super().__init__(view, rules)
         self.insert_version = (f"INSERT INTO {self.t('action_versions')} VALUES "
                                "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
-        self.insert_tag = f"INSERT INTO {self.t('action_tags')} VALUES (?,?,?,?,?,?)"
+        self.insert_tag = f"INSERT INTO {self.t('action_tags')} VALUES (?,?,?,?,?,?,?,?)"
         self.open_rows: dict[str, list[Any]] = {}  # rows buffered in this batch, by action
         self.longest: int | None = None  # days; read once per batch (another process writes)
         self.longer = False  # a period longer than any before was recorded in this batch
@@ -268,7 +274,7 @@ class ActionsProjection(ReadModel):
         self._count(now.was, (status, row[19]), tracking.notification_id)
         self._tally(now.groups, groups(facts, status), tracking.notification_id)
         self.buffer_many(self.insert_tag, [(tag, value, start, key, version,
-                                            tracking.notification_id)
+                                            tracking.notification_id, facts["kind"], end)
                                            for tag, value in _tags(facts) + _flags(findings)])
 
 
