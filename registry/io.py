@@ -14,6 +14,7 @@ import json
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from functools import cache
 from typing import Any, TextIO
 from uuid import UUID
 
@@ -201,6 +202,9 @@ def _is_header(line: str, recorded: int) -> bool:
     return False
 
 
+REQUIRED = frozenset({"position", "originator_id", "originator_version", "topic"})
+
+
 def parse_event_line(line: str, mapper: Mapper[UUID]) -> tuple[int, StoredEvent] | None:
     """An event line's position and stored event; None for a checkpoint line. The recorded
     leaf (`leaf_index`, `leaf_hash`) is ignored: the target's log recomputes it."""
@@ -210,11 +214,10 @@ def parse_event_line(line: str, mapper: Mapper[UUID]) -> tuple[int, StoredEvent]
         raise ValueError(f"not JSON ({error})") from None
     if not isinstance(record, dict):
         raise ValueError("an event line is a JSON object")
-    if set(record) == {"checkpoint"}:
+    if len(record) == 1 and "checkpoint" in record:
         return None
-    missing = {"position", "originator_id", "originator_version", "topic"} - set(record)
-    if missing:
-        raise ValueError(f"missing {', '.join(sorted(missing))}")
+    if not record.keys() >= REQUIRED:
+        raise ValueError(f"missing {', '.join(sorted(REQUIRED - record.keys()))}")
     try:
         state = (base64.b64decode(record["state_b64"], validate=True) if "state_b64" in record
                  else record["state"].encode("utf-8"))
@@ -228,6 +231,7 @@ def parse_event_line(line: str, mapper: Mapper[UUID]) -> tuple[int, StoredEvent]
     return int(record["position"]), stored
 
 
+@cache  # a topic that passed once passes again (classes stay imported); refusals are not kept
 def _check_event_topic(topic: str) -> None:
     """Only the registry's own event classes: a topic names a module to import, and a file
     must not make the registry import (and run) whatever module it names."""
