@@ -5,6 +5,7 @@ import json
 
 import pytest
 
+from registry import io as registry_io
 from registry.bootstrap import open_registry
 from registry.domain import ValidationFailed
 from registry.io import ImportFailed, export_events, import_events, iter_notifications
@@ -42,6 +43,37 @@ def test_round_trip_reproduces_events_and_projections(source, shared_store_url):
         assert raw(target) == raw(source)
         assert target.follower.digests() == source.follower.digests()
         assert exported(target) == text
+    finally:
+        target.close()
+
+
+def test_chunks_by_default_are_larger_on_sqlite_than_on_postgresql(source, shared_store_url,
+                                                                   monkeypatch):
+    """SQLite imports in chunks of IMPORT_CHUNK (one commit and checkpoint each);
+    PostgreSQL keeps PAGE (a much larger statement hung in psycopg's pipeline)."""
+    monkeypatch.setattr(registry_io, "IMPORT_CHUNK", 2)
+    monkeypatch.setattr(registry_io, "PAGE", 3)
+    lines = exported(source).splitlines()
+    target = open_registry(shared_store_url, today=lambda: TODAY)
+    try:
+        chunks: list[int] = []
+        report = import_events(target.app.recorder, target.app.mapper, lines,
+                               progress=chunks.append)
+        size = 3 if target.queries.sql.postgres else 2
+        assert report.events == len(lines) - 1 and sum(chunks) == report.events
+        assert set(chunks[:-1]) == {size} and 0 < chunks[-1] <= size
+        assert raw(target) == raw(source)
+    finally:
+        target.close()
+
+
+def test_an_import_into_sqlite_raises_the_page_cache_of_its_connection(source, tmp_path):
+    target = open_registry(f"sqlite:///{tmp_path / 'target.db'}", today=lambda: TODAY)
+    try:
+        import_events(target.app.recorder, target.app.mapper, exported(source).splitlines())
+        with target.app.recorder.datastore.transaction(commit=False) as cursor:
+            cursor.execute("PRAGMA cache_size")
+            assert cursor.fetchone()[0] == -registry_io.IMPORT_CACHE_KIB
     finally:
         target.close()
 
