@@ -714,6 +714,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     if args.child:
         return child_main(args.child, args.url)
+    try:  # the chart is drawn after each size: fail now, not after the first one
+        import matplotlib  # noqa: F401
+    except ImportError:
+        print("scale.py draws its chart with matplotlib: pip install -c constraints.txt "
+              "-e '.[bench]'", file=sys.stderr)
+        return 2
     http_load.stop_on_sigterm()
     started, args.load_at_start = time.monotonic(), os.getloadavg()[0]
     names = ("sqlite", "postgres") if args.db == "both" else (args.db,)
