@@ -149,3 +149,15 @@ def partners(registry: Services) -> Services:
     for pid in ("ohchr", "osce-odihr", "un-desa"):
         run(registry, partner(pid))
     return registry
+
+
+@contextmanager
+def planned_store(path) -> Iterator[Services]:
+    """A SQLite store with two partners and two caught-up actions: rows for query plans."""
+    with open_registry(f"sqlite:///{path / 'plans.db'}", today=lambda: TODAY) as services:
+        for pid in ("ohchr", "osce-odihr"):
+            run(services, partner(pid))
+        for day in ("2014-06-12", "2014-07-01"):
+            run(services, action(occurred_on=day), by="partner:ohchr")
+        services.follower.catch_up()
+        yield services

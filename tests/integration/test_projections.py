@@ -8,7 +8,7 @@ import pytest
 
 from registry.bootstrap import open_registry
 from registry.projections import ActionFilter
-from tests.conftest import TODAY, action, agreement, partner, run
+from tests.conftest import TODAY, action, agreement, partner, planned_store, run
 
 
 @pytest.fixture
@@ -182,12 +182,7 @@ def test_the_read_model_shows_claimed_acknowledged_or_disputed(history):
 def test_similar_actions_walk_the_kinds_index_and_stop_at_the_limit(tmp_path, as_of):
     """Each report of a partner with a duplication rule asks for similar actions: the
     walk must stay within the kind's rows, in index order, however long the history."""
-    with open_registry(f"sqlite:///{tmp_path / 'plans.db'}", today=lambda: TODAY) as services:
-        for pid in ("ohchr", "osce-odihr"):
-            run(services, partner(pid))
-        for day in ("2014-06-12", "2014-07-01"):
-            run(services, action(occurred_on=day), by="partner:ohchr")
-        services.follower.catch_up()
+    with planned_store(tmp_path) as services:
         sql, statements = services.queries.sql, []
         read = sql.all
         sql.all = lambda statement, params=(): statements.append((statement, params)) or read(

@@ -13,7 +13,7 @@ from registry.bootstrap import Services, open_registry
 from registry.domain import ValidationFailed
 from registry.projections import ActionFilter, parse_moment
 from registry.timetravel import diff, open_target, replay_into
-from tests.conftest import TODAY, action, agreement, partner, run
+from tests.conftest import TODAY, action, agreement, partner, planned_store, run
 
 IN_2014 = ActionFilter(occurred_from=date(2014, 1, 1), occurred_to=date(2014, 12, 31))
 
@@ -409,12 +409,7 @@ def plans(services: Services, ask) -> list[str]:
      "COVERING INDEX clock_time (registry_time<?)"),
 ])
 def test_as_of_reads_walk_an_index(tmp_path, ask, index):
-    with open_registry(f"sqlite:///{tmp_path / 'plans.db'}", today=lambda: TODAY) as services:
-        for pid in ("ohchr", "osce-odihr"):
-            run(services, partner(pid))
-        for day in ("2014-06-12", "2014-07-01"):
-            run(services, action(occurred_on=day), by="partner:ohchr")
-        services.follower.catch_up()
+    with planned_store(tmp_path) as services:
         plan = plans(services, ask)[-1]
     assert index in plan, plan
     assert "SCAN" not in plan.replace("SCAN v USING INDEX action_versions_occurred", ""), plan
@@ -466,12 +461,7 @@ def test_a_tag_walk_tests_kind_and_end_before_reading_the_version(tmp_path, as_o
     in those days), are passed over in the tag's index: each version read is a random page
     of a table that outgrows the cache, and reading them made these pages twice as slow
     at 1M events as at 10k."""
-    with open_registry(f"sqlite:///{tmp_path / 'plans.db'}", today=lambda: TODAY) as services:
-        for pid in ("ohchr", "osce-odihr"):
-            run(services, partner(pid))
-        for day in ("2014-06-12", "2014-07-01"):
-            run(services, action(occurred_on=day), by="partner:ohchr")
-        services.follower.catch_up()
+    with planned_store(tmp_path) as services:
         tested = columns_read_before_the_version(
             services, lambda q: q.actions(where, as_of=as_of), columns)
     assert tested == columns
