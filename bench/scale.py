@@ -38,6 +38,7 @@ if str(ROOT) not in sys.path:  # `python bench/scale.py` puts bench/, not the ro
 
 import argparse
 import gc
+import importlib.util
 import json
 import os
 import platform
@@ -714,9 +715,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     if args.child:
         return child_main(args.child, args.url)
-    try:  # the chart is drawn after each size: fail now, not after the first one
-        import matplotlib  # noqa: F401
-    except ImportError:
+    if importlib.util.find_spec("matplotlib") is None:  # fail now, not at the first chart
         print("scale.py draws its chart with matplotlib: pip install -c constraints.txt "
               "-e '.[bench]'", file=sys.stderr)
         return 2
