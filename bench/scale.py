@@ -73,7 +73,7 @@ from registry.schemas import load_command
 PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
 RESULTS = ROOT / "bench" / "results"
 PROFILES: dict[str, dict[str, Any]] = {
-    "ci": {"sizes": "2000", "db": "sqlite", "single": 200, "read_repeats": 40,
+    "ci": {"sizes": "1000,2000", "db": "sqlite", "single": 200, "read_repeats": 40,
            "proof_repeats": 100, "http_seconds": 1.0, "http_warmup": 0.25,
            "http_repeats": 1},
     "full": {"sizes": "10000,100000,1000000", "db": "sqlite", "single": 2000,
@@ -245,25 +245,39 @@ def _save_each(raw: RawApp, payloads: list[dict[str, Any]]) -> None:
 # -- replay, in child processes ------------------------------------------------------------
 
 
+def peak_rss_kib() -> int:
+    """This process's peak RSS since it started, in KiB: VmHWM on Linux. Not ru_maxrss:
+    Linux keeps that across execve, so a child of a process that grew a 1M-event store
+    reported the parent's peak (a replay "needed" 332 MB it never touched)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # a bound, as above
+    return peak // 1024 if sys.platform == "darwin" else peak  # macOS counts bytes
+
+
 def child_main(kind: str, url: str) -> int:
     """`--child replay|decode --url URL`: one measurement in this fresh process; prints
-    JSON with the time and this process's peak RSS (ru_maxrss, RUSAGE_SELF)."""
-    started_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    JSON with the time and this process's peak RSS (`peak_rss_kib`)."""
+    started_rss = peak_rss_kib()
     if kind == "replay":
         services = open_registry(url)
-        ready_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        ready_rss = peak_rss_kib()
         start = time.perf_counter()
         events = services.follower.rebuild()
         seconds = time.perf_counter() - start
         services.close()
     else:
         app = Registry(parse_database(url).env)  # no read models: recorder and mapper only
-        ready_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        ready_rss = peak_rss_kib()
         start = time.perf_counter()
         events = decode_all(app)
         seconds = time.perf_counter() - start
         app.close()
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    peak = peak_rss_kib()
     print(json.dumps({"events": events, "seconds": seconds, "per_s": events / seconds,
                       "rss_mb": {"after_imports": started_rss / 1024, "ready": ready_rss / 1024,
                                  "peak": peak / 1024}}))
@@ -290,8 +304,8 @@ def replay(url: str, head: int) -> dict[str, Any]:
     raw = max(decodes, key=lambda d: d["per_s"])
     return {"registry": rebuilt, "raw_decode": raw, "raw_decode_runs": decodes,
             "ratio": rebuilt["per_s"] / raw["per_s"],
-            "rss_method": "peak RSS of a fresh child process: ru_maxrss of RUSAGE_SELF, read "
-                          "by the child after the measurement (imports included; 'ready' is "
+            "rss_method": "peak RSS of a fresh child process: VmHWM of /proc/self/status, "
+                          "read by the child after the measurement (imports included; 'ready' is "
                           "the peak before the measurement began)"}
 
 
@@ -323,25 +337,46 @@ def read_queries(services: Services, ids: list[str], mid: int) -> dict[str, Prep
 
 def latency(prepare: Prepared, repeats: int, rng: random.Random,
             budget_s: float = 30.0) -> dict[str, float]:
-    """`repeats` timed calls, or as many as fit in `budget_s` (at least 3): a query that
+    return side_by_side([prepare], repeats, rng, budget_s)[0]
+
+
+def side_by_side(prepares: Sequence[Prepared], repeats: int, rng: random.Random,
+                 budget_s: float = 30.0) -> list[dict[str, float]]:
+    """`repeats` timed calls of each, alternating between them (so they share whatever
+    else the machine is doing), or as many as fit in `budget_s` (at least 3): a query that
     slows with size would otherwise take most of a 1M run."""
-    prepare(rng)()  # warm caches, unmeasured
-    seconds: list[float] = []
+    for prepare in prepares:
+        prepare(rng)()  # warm caches, unmeasured
+    seconds: list[list[float]] = [[] for _ in prepares]
     deadline = time.perf_counter() + budget_s
-    while len(seconds) < repeats and (len(seconds) < 3 or time.perf_counter() < deadline):
-        call = prepare(rng)
-        start = time.perf_counter()
-        call()
-        seconds.append(time.perf_counter() - start)
-    return percentiles(seconds)
+    while len(seconds[0]) < repeats and (len(seconds[0]) < 3 or time.perf_counter() < deadline):
+        for prepare, measured in zip(prepares, seconds, strict=True):
+            call = prepare(rng)
+            start = time.perf_counter()
+            call()
+            measured.append(time.perf_counter() - start)
+    return [percentiles(measured) for measured in seconds]
 
 
-def reads(growth: Growth, repeats: int, seed: int) -> dict[str, Any]:
+def reads(growth: Growth, repeats: int, seed: int,
+          reference: Growth | None = None) -> dict[str, Any]:
+    """The read queries on the grown store; with a `reference` (the same history at the
+    smallest size), each query's calls alternate between the two stores, so the growth
+    ratio compares figures measured at the same moments."""
     head = growth.head()
     queries = read_queries(growth.services, growth.history.sample, head // 2)
     rng = random.Random(seed)
+    if reference is None:
+        return {"as_of_position": head // 2,
+                "queries": {name: latency(prepare, repeats, rng)
+                            for name, prepare in queries.items()}}
+    small = read_queries(reference.services, reference.history.sample, reference.head() // 2)
+    pairs = {name: side_by_side([prepare, small[name]], repeats, rng)
+             for name, prepare in queries.items()}
     return {"as_of_position": head // 2,
-            "queries": {name: latency(prepare, repeats, rng) for name, prepare in queries.items()}}
+            "queries": {name: pair[0] for name, pair in pairs.items()},
+            "reference": {"events_in_store": reference.head(),
+                          "queries": {name: pair[1] for name, pair in pairs.items()}}}
 
 
 def proofs(growth: Growth, repeats: int, seed: int) -> dict[str, Any]:
@@ -543,8 +578,8 @@ def profile_growth(growth: Growth, args: argparse.Namespace) -> dict[str, Any]:
 # -- one store, every size ------------------------------------------------------------------
 
 
-def measure_size(growth: Growth, size: int, args: argparse.Namespace,
-                 folder: Path) -> dict[str, Any]:
+def measure_size(growth: Growth, size: int, args: argparse.Namespace, folder: Path,
+                 reference: Growth | None = None) -> dict[str, Any]:
     name = growth.store.name
 
     def step(what: str) -> None:
@@ -562,7 +597,7 @@ def measure_size(growth: Growth, size: int, args: argparse.Namespace,
     out["replay"] = replay(growth.registry_url, head)
     step(f"replay {out['replay']['registry']['per_s']:,.0f}/s, peak RSS "
          f"{out['replay']['registry']['rss_mb']['peak']:,.0f} MB; reads and proofs")
-    out["reads"] = reads(growth, args.read_repeats, args.seed + size)
+    out["reads"] = reads(growth, args.read_repeats, args.seed + size, reference)
     out["proofs"] = proofs(growth, args.proof_repeats, args.seed + size)
     step("p50 ms " + ", ".join(f"{q}: {f['p50_ms']:.1f}"
                                for q, f in out["reads"]["queries"].items())
@@ -615,14 +650,17 @@ def run_store(name: str, args: argparse.Namespace, result: dict[str, Any], save:
         result["skipped"] = "PostgreSQL not reachable: " + " ".join(str(error).split())
         return
     growth: Growth | None = None
+    reference: Growth | None = None
     started = time.monotonic()
     try:
         growth = Growth(store, args)
         result["sizes"] = sizes = {}
         with tempfile.TemporaryDirectory(prefix="coopreg-scale-") as folder:
             for size in args.sizes:
-                sizes[str(size)] = measure_size(growth, size, args, Path(folder))
+                sizes[str(size)] = measure_size(growth, size, args, Path(folder), reference)
                 save()
+                if reference is None and size != args.sizes[-1]:
+                    reference = reference_store(store, args, size)
         if args.profile_growth:
             result["growth_profile"] = profile_growth(growth, args)
         if args.http:
@@ -632,9 +670,21 @@ def run_store(name: str, args: argparse.Namespace, result: dict[str, Any], save:
         result["seconds"] = time.monotonic() - started
         save()
     finally:
-        if growth is not None:
-            growth.close()
+        for grown in (growth, reference):
+            if grown is not None:
+                grown.close()
         store.close()
+
+
+def reference_store(store: Store, args: argparse.Namespace, size: int) -> Growth:
+    """The same history (same seed) again, up to the smallest size only: the larger sizes'
+    reads are timed beside it, so their growth ratios do not compare different moments of
+    a shared machine (a 1M size is measured an hour after 10k)."""
+    log(f"[{store.name}] the reference store: the history again, to {size:,} events")
+    reference = Growth(store, args)
+    reference.grow(size)
+    reference.services.follower.catch_up()
+    return reference
 
 
 # -- command line -----------------------------------------------------------------------------
@@ -643,7 +693,7 @@ def run_store(name: str, args: argparse.Namespace, result: dict[str, Any], save:
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--profile", choices=sorted(PROFILES), default="full",
-                        help="defaults for everything below (ci: 2k events, SQLite)")
+                        help="defaults for everything below (ci: 1k and 2k events, SQLite)")
     parser.add_argument("--sizes", help="history sizes in events, comma-separated")
     parser.add_argument("--db", choices=("sqlite", "postgres", "both"))
     parser.add_argument("--single", type=int, help="single writes sampled per size")
