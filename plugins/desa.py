@@ -321,7 +321,7 @@ def coopreg_related_actions(action: ActionFacts, view: RegistryView) -> list[Fin
     if (other is None or action.kind == INTER_AGENCY_MEETING or not under_programme(action)
             or not concerns_the_convention(action)):
         return []
-    candidates = view.similar_actions(action)
+    candidates = view.similar_actions(action, reported_by=other)
     source = f"{cite(Q_AVOID_DUPLICATION)} {cite(Q_BOTH_DEPARTMENTS)}"
     return [Finding(AVOID_DUPLICATION, "warning",
                     f"{other} already reported a {action.kind} overlapping these dates "
@@ -329,7 +329,7 @@ def coopreg_related_actions(action: ActionFacts, view: RegistryView) -> list[Fin
                     "(one department may present the views of the other); if the activity "
                     f"required both departments, report it as {INTER_AGENCY_MEETING}",
                     "kind", source, related=(str(candidate["id"]),))
-            for candidate in candidates if candidate.get("reporting_partner") == other]
+            for candidate in candidates]
 
 
 # -- compliance -----------------------------------------------------------------------

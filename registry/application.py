@@ -8,7 +8,7 @@ from datetime import date
 from functools import singledispatchmethod
 from inspect import getattr_static
 from time import monotonic
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 from uuid import UUID, uuid4
 
 from eventsourcing.application import AggregateNotFoundError, Application
@@ -107,11 +107,13 @@ class UnitOfWork:
         warnings = tuple(f.as_dict() for f in evaluation.findings) if evaluation else ()
         self.outcomes.append(_Outcome(kind, label, aggregate.id, aggregate.version, warnings))
 
-    def pending_similar(self, facts: ActionFacts) -> list[dict[str, Any]]:
+    def pending_similar(self, facts: ActionFacts,
+                        reported_by: str | None = None) -> list[dict[str, Any]]:
         return [{"id": str(a.id), "version": a.version, **a.facts.as_payload()}
                 for a in self.actions_by_kind.get(facts.kind, {}).values()
                 if not a.is_retracted and a.facts is not facts
                 and a.facts.reporting_partner != facts.reporting_partner
+                and reported_by in (None, a.facts.reporting_partner)
                 and a.facts.occurred_on.start <= facts.occurred_on.end
                 and a.facts.occurred_on.end >= facts.occurred_on.start]
 
@@ -141,10 +143,17 @@ class Prepared:
     fingerprint: str
 
 
+class Similar(Protocol):
+    """Where similar actions come from (the read model's query, once it is set up)."""
+
+    def __call__(self, facts: ActionFacts, *,
+                 reported_by: str | None = None) -> Sequence[Any]: ...
+
+
 class _View:
     """The read-only registry that rules see during one command."""
 
-    def __init__(self, uow: UnitOfWork, similar: Callable[[ActionFacts], Sequence[Any]]):
+    def __init__(self, uow: UnitOfWork, similar: Similar):
         self._uow = uow
         self._similar = similar
 
@@ -155,10 +164,12 @@ class _View:
     def agreement(self, reference: str) -> Agreement | None:
         return self._uow.agreement(reference)
 
-    def similar_actions(self, facts: ActionFacts) -> Sequence[dict[str, Any]]:
+    def similar_actions(self, facts: ActionFacts, *,
+                        reported_by: str | None = None) -> Sequence[dict[str, Any]]:
         """The read model's candidates, plus actions reported earlier in this batch (not
         yet stored, so no read model has them)."""
-        return [*self._similar(facts), *self._uow.pending_similar(facts)]
+        return [*self._similar(facts, reported_by=reported_by),
+                *self._uow.pending_similar(facts, reported_by)]
 
 
 class Registry(Application[UUID]):
@@ -177,7 +188,7 @@ class Registry(Application[UUID]):
                  today: Callable[[], date] = today_utc) -> None:
         self.rules: Rulebook = rules or NoRules()
         self.today = today
-        self.similar_actions: Callable[[ActionFacts], Sequence[Any]] = lambda facts: ()
+        self.similar_actions: Similar = lambda facts, reported_by=None: ()
         self.partner_directory: Callable[[], Iterable[str]] = lambda: ()  # the read model
         self._partners: set[str] = set()
         self._handlers: dict[type, Callable[[Registry, Any, UnitOfWork], None]] = {}

@@ -38,8 +38,10 @@ class _ViewAsOf:
     def agreement(self, reference: str) -> Any:
         return self.services.app.rule_view().agreement(reference)
 
-    def similar_actions(self, facts: ActionFacts) -> list[dict[str, Any]]:
-        return self.services.queries.similar_actions(facts, as_of=self.position)
+    def similar_actions(self, facts: ActionFacts, *,
+                        reported_by: str | None = None) -> list[dict[str, Any]]:
+        return self.services.queries.similar_actions(facts, as_of=self.position,
+                                                     reported_by=reported_by)
 
 
 def audit_rules(services: Services) -> Iterator[RuleDrift]:

@@ -180,9 +180,12 @@ class RegistryView(Protocol):
 
     def agreement(self, reference: str) -> Agreement | None: ...
 
-    def similar_actions(self, facts: ActionFacts) -> Sequence[dict[str, Any]]:
+    def similar_actions(self, facts: ActionFacts, *,
+                        reported_by: str | None = None) -> Sequence[dict[str, Any]]:
         """Live actions of the same kind whose occurred period overlaps this one's, reported
-        by another partner (as the read model holds them; dicts as in GET /v1/actions)."""
+        by another partner, or by `reported_by` only (as the read model holds them; dicts
+        as in GET /v1/actions). Without `reported_by` there are at most about 20, the
+        earliest: a rule that wants one partner's must name it, or miss some."""
         ...
 
 

@@ -192,16 +192,19 @@ class Queries:
         reached = self.position()
         return reached if as_of is None else min(as_of, reached)
 
-    def similar_actions(self, facts: Any, *, as_of: int | None = None,
-                        limit: int = 20) -> list[dict[str, Any]]:
-        """Live actions of the same kind, overlapping in time, reported by someone else:
-        the candidates plugins look at for duplication, earliest first.
+    def similar_actions(self, facts: Any, *, as_of: int | None = None, limit: int = 20,
+                        reported_by: str | None = None) -> list[dict[str, Any]]:
+        """Live actions of the same kind, overlapping in time, reported by someone else
+        (by `reported_by` only, if given): the candidates plugins look at for duplication,
+        earliest first.
 
         One walk of the kind's occurred-order index that stops at `limit`. On SQLite the
         `+` keeps the planner off the index of current versions, which it preferred and
         which holds every kind: each report looked up every action begun in the window, a
         number that grows with history (0.26 ms a call at 100k events; 0.05 ms this way).
         PostgreSQL already walks the kind's index, testing `valid_to` in it (0.035 ms)."""
+        if reported_by is not None:
+            return self._similar_reported_by(facts, reported_by, as_of, limit)
         live = "v.valid_to IS NULL" if self.sql.postgres else "+v.valid_to IS NULL"
         clause, params = _as_of("v", as_of) if as_of is not None else (live, [])
         start, end = facts.occurred_on.start, facts.occurred_on.end
@@ -214,6 +217,24 @@ class Queries:
             (facts.kind, *params, facts.reporting_partner, earliest.isoformat(),
              end.isoformat(), start.isoformat(), limit))
         return [_action(row) for row in rows]
+
+    def _similar_reported_by(self, facts: Any, partner: str, as_of: int | None,
+                             limit: int) -> list[dict[str, Any]]:
+        """`similar_actions` of one reporting partner: a walk of that partner's tag rows
+        of the kind, in occurred order. Filtering the first `limit` candidates of every
+        partner instead missed 180 of 819 DESA/OHCHR duplicates at 1M events, where a
+        kind has a dozen actions a day; and this walk reads only the partner's versions
+        (0.07 ms a call there, against 0.19 ms)."""
+        if partner == facts.reporting_partner:
+            return []
+        where = ActionFilter(partner=partner, kind=facts.kind,
+                             occurred_from=facts.occurred_on.start,
+                             occurred_to=facts.occurred_on.end, include_retracted=False)
+        plan = ActionPlan(self.sql, where)
+        plan.drive_by_tag("partner", partner, as_of)
+        plan.filter(self._longest_period())
+        plan.add("v.reporting_partner = ?", partner)
+        return [_action(row) for row in self.sql.all(*plan.sql(limit))]
 
     # -- actions ----------------------------------------------------------------------
 

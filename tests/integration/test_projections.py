@@ -199,6 +199,59 @@ def test_similar_actions_walk_the_kinds_index_and_stop_at_the_limit(tmp_path, as
     assert "TEMP B-TREE" not in plan, plan
 
 
+def test_similar_actions_of_one_partner_are_all_found_however_many_others_come_first(
+        store_url):
+    """`reported_by`: that partner's live, unretracted actions of the kind overlapping the
+    dates, as of any position, whatever the other partners reported before them."""
+    with open_registry(store_url, today=lambda: TODAY) as services:
+        for pid in ("ohchr", "osce-odihr", "un-desa"):
+            run(services, partner(pid))
+        for _ in range(25):  # begun a day earlier, so first in occurred order
+            run(services, action(reporting_partner="osce-odihr",
+                                 occurred_on={"start": "2014-06-11", "end": "2014-06-12"}),
+                by="partner:osce-odihr")
+        ids = [run(services, action(kind=kind, occurred_on=day), by="partner:ohchr").aggregate_id
+               for kind, day in (("joint_activity", "2014-06-12"),
+                                 ("joint_activity", "2014-06-12"),
+                                 ("training", "2014-06-12"),  # another kind
+                                 ("joint_activity", "2014-06-14"))]  # other dates
+        before_retraction = services.app.recorder.max_notification_id()
+        run(services, {"command": "retract_action", "action_id": ids[1],
+                       "reason": "reported twice"}, by="partner:ohchr")
+        services.follower.catch_up()
+        facts = services.app.action(UUID(ids[0])).facts
+        desa = replace(facts, reporting_partner="un-desa")
+
+        def found(**kwargs: object) -> set[str]:
+            return {a["id"] for a in services.queries.similar_actions(desa, **kwargs)}
+
+        assert found(reported_by="ohchr") == {ids[0]}
+        assert found(reported_by="ohchr", as_of=before_retraction) == {ids[0], ids[1]}
+        assert ids[0] not in found()  # the first 20 of everyone: osce-odihr's
+        assert found(reported_by="un-desa") == set()  # never the reporter's own
+        assert services.queries.similar_actions(facts, reported_by="ohchr") == []
+
+
+@pytest.mark.parametrize("as_of", [None, 10**6])
+def test_similar_actions_of_one_partner_walk_its_tag_rows(tmp_path, as_of):
+    with planned_store(tmp_path) as services:
+        sql, statements = services.queries.sql, []
+        read = sql.all
+        sql.all = lambda statement, params=(): statements.append((statement, params)) or read(
+            statement, params)
+        facts = services.app.action(UUID(run(services, action(), by="partner:ohchr")
+                                         .aggregate_id)).facts
+        statements.clear()
+        services.queries.similar_actions(replace(facts, reporting_partner="osce-odihr"),
+                                         as_of=as_of, reported_by="ohchr")
+        sql.all = read
+        plan = " / ".join(r["detail"] for r in read(f"EXPLAIN QUERY PLAN {statements[-1][0]}",
+                                                   statements[-1][1]))
+    assert ("COVERING INDEX sqlite_autoindex_action_tags_1 (tag=? AND value=? AND "
+            "occurred_start>? AND occurred_start<?)") in plan, plan
+    assert "TEMP B-TREE" not in plan, plan
+
+
 def test_similar_actions_on_postgresql_test_the_live_version_in_the_kinds_index(postgres_url):
     with open_registry(postgres_url, today=lambda: TODAY) as services:
         for pid in ("ohchr", "osce-odihr"):

@@ -338,6 +338,20 @@ def test_duplication_concerns_work_on_the_convention(registry):
     assert_finding(on_the_convention, "desa.avoid-duplication")
 
 
+def test_duplication_is_found_behind_many_similar_actions_of_other_partners(registry):
+    """A busy registry holds a dozen actions of a kind a day: the other department's
+    must be found however many of other partners come before it."""
+    for _ in range(25):
+        record(registry, reporting_partner="osce-odihr", partners=["osce-odihr", "ohchr"],
+               kind="statement_delivered", countries=["CH"],
+               occurred_on={"start": "2012-10-08", "end": "2012-10-09"})  # begun earlier
+    first = record(registry, **between(kind="statement_delivered"))
+    findings = findings_of(registry, **between(reporting_partner="un-desa",
+                                               kind="statement_delivered"))
+    finding = assert_finding(findings, "desa.avoid-duplication")
+    assert finding.related == (first.aggregate_id,)
+
+
 def test_duplication_only_between_desa_and_ohchr(registry):
     record(registry, reporting_partner="osce-odihr", partners=["osce-odihr", "ohchr"],
            kind="statement_delivered", occurred_on="2012-10-09", countries=["CH"])
@@ -370,8 +384,10 @@ def test_related_actions_hook_on_its_own():
         {"id": "b", "reporting_partner": "osce-odihr", "kind": "statement_delivered"},
         {"id": "c", "reporting_partner": "ohchr", "kind": "statement_delivered"},
     ]
-    found = desa.coopreg_related_actions(facts, CandidatesView(candidates))
+    view = CandidatesView(candidates)
+    found = desa.coopreg_related_actions(facts, view)
     assert [f.related for f in found] == [("a",), ("c",)]
+    assert view.asked == ["ohchr"]  # the other department's alone, not the first few of all
     assert desa.coopreg_related_actions(facts, CandidatesView([])) == []
 
 
@@ -380,9 +396,11 @@ class CandidatesView:
 
     def __init__(self, candidates: list[dict]) -> None:
         self.candidates = candidates
+        self.asked: list[str | None] = []
 
-    def similar_actions(self, facts: object) -> list[dict]:
-        return self.candidates
+    def similar_actions(self, facts: object, *, reported_by: str | None = None) -> list[dict]:
+        self.asked.append(reported_by)
+        return [c for c in self.candidates if reported_by in (None, c["reporting_partner"])]
 
 
 # -- obligations: per session of the Conference ------------------------------------------
