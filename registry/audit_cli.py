@@ -28,7 +28,7 @@ from registry.cli import UserError, audit, main, services
 from registry.io import LogExport, recorded_leaves
 from registry.ledger.notary import NoSigningKey, read_witness
 from registry.ledger.notes import CheckpointInvalid, VerifierKey, open_note
-from registry.ledger.sqlite_leaves import Leaf, file_leaves, hashed
+from registry.ledger.sqlite_leaves import Leaf, Run, file_leaves, hashed
 from registry.ledger.verifier import (
     Failure,
     LogVerifier,
@@ -240,8 +240,9 @@ def verify_store(s: Services, saved: str | None) -> tuple[Report, list[str]]:
         verifier.checkpoint(witness[1], "the witness file's checkpoint", saved=True)
     if saved is not None:
         verifier.checkpoint(saved, "your saved checkpoint", saved=True)
-    for leaf in stored_leaves(s):
-        if not verifier.leaf(*leaf):
+    for leaves in stored_leaves(s):
+        if not (verifier.run(leaves.position, leaves.leaf_index, leaves.leaves)
+                if isinstance(leaves, Run) else verifier.leaf(*leaves)):
             break
     report = verifier.finish(require_head=False)
     report.failures += _stored_checkpoints(s, stored, witness)
@@ -256,9 +257,10 @@ def verify_store(s: Services, saved: str | None) -> tuple[Report, list[str]]:
     return report, notes
 
 
-def stored_leaves(s: Services) -> Iterator[Leaf]:
+def stored_leaves(s: Services) -> Iterator[Leaf | Run]:
     """(position, leaf hash, recorded leaf index, recorded leaf hash) of every stored event
-    in order: its leaf computed here from the event, with what the log recorded (if any)."""
+    in order: its leaf computed here from the event, with what the log recorded (if any);
+    or a `Run` of such events that matched the log."""
     table = s.app.event_table
     sql = table.sql
     statement = (

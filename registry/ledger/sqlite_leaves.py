@@ -4,8 +4,10 @@ Hashing each event (SHA-256 of its state, then of its leaf encoding) and reading
 the file is most of what `coopreg verify` does per event; the checks and the tree that
 follow are cheap. So a large store is cut into ranges of positions, worker processes read
 and hash a range each (each its own read-only connection), and the caller receives, in log
-order, what `LogVerifier.leaf` takes. Events appended while this runs are not read: the
-ranges end at the last position when it started."""
+order, what `LogVerifier.leaf` takes, or for a range that hashed exactly as the log
+recorded it, one `Run` for `LogVerifier.run` (the caller then does little per event, and
+the 32 bytes of a leaf cross between processes instead of a tuple). Events appended while
+this runs are not read: the ranges end at the last position when it started."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ import os
 import sqlite3
 import urllib.parse
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -23,6 +26,32 @@ from registry.ledger.verifier import event_leaf
 
 CHUNK = 50_000  # positions per range: enough work to outweigh handing the range over
 Leaf = tuple[int, bytes, int | None, str | None]  # position, leaf, recorded index and hash
+
+
+@dataclass(frozen=True)
+class Run:
+    """Events at consecutive positions from `position`, recorded as consecutive leaves
+    from `leaf_index`, each hashing to the leaf the log recorded: their leaves, joined."""
+
+    position: int
+    leaf_index: int
+    leaves: bytes
+
+    def each(self) -> Iterator[Leaf]:
+        for i in range(len(self.leaves) // 32):
+            leaf = self.leaves[32 * i:32 * i + 32]
+            yield (self.position + i, leaf, self.leaf_index + i, leaf.hex())
+
+
+def as_run(leaves: list[Leaf]) -> Run | None:
+    """The leaves as one `Run`, if they are one."""
+    if not leaves or leaves[0][2] is None:
+        return None
+    position, _, index, _ = leaves[0]
+    for offset, (at, leaf, leaf_index, recorded) in enumerate(leaves):
+        if at != position + offset or leaf_index != index + offset or recorded != leaf.hex():
+            return None
+    return Run(position, index, b"".join(leaf for _, leaf, _, _ in leaves))
 
 
 def read_only(path: str) -> sqlite3.Connection:
@@ -45,7 +74,7 @@ def id_bytes(originator: Any) -> bytes:
     return bytes.fromhex(text) if len(text) == 32 else UUID(text).bytes
 
 
-def file_leaves(path: str, statement: str, last: str) -> Iterator[Leaf]:
+def file_leaves(path: str, statement: str, last: str) -> Iterator[Leaf | Run]:
     """Every event's leaf, in order. `statement` selects the rows `hashed` takes, with
     positions in (?, ?]; `last` the last position. Workers only when there are at least
     two ranges and two CPUs."""
@@ -60,10 +89,14 @@ def file_leaves(path: str, statement: str, last: str) -> Iterator[Leaf]:
                                           .get_all_start_methods() else "spawn")
     with context.Pool(min(2, os.cpu_count() or 1)) as pool:
         for leaves in pool.imap(_range_leaves, ranges):
-            yield from leaves
+            if isinstance(leaves, Run):
+                yield leaves
+            else:
+                yield from leaves
 
 
-def _range_leaves(job: tuple[str, str, int, int]) -> list[Leaf]:
+def _range_leaves(job: tuple[str, str, int, int]) -> list[Leaf] | Run:
     path, statement, start, stop = job
     with contextlib.closing(read_only(path)) as conn:
-        return list(hashed(conn.execute(statement, (start, stop))))
+        leaves = list(hashed(conn.execute(statement, (start, stop))))
+    return as_run(leaves) or leaves

@@ -193,6 +193,33 @@ class LogVerifier:
             self._reached()
         return True
 
+    def run(self, position: int, leaf_index: int, leaves: bytes) -> bool:
+        """`leaf` for events at consecutive positions from `position`, whose leaves (32
+        bytes each, concatenated) another process computed and found equal to the leaf
+        hashes the log recorded for them, at consecutive indexes from `leaf_index`: a
+        healthy log's usual case, taken whole. If it does not continue this verifier's
+        log exactly, its leaves go through `leaf` one by one, which names what is wrong."""
+        count = len(leaves) // 32
+        each = (leaves[32 * i:32 * i + 32] for i in range(count))
+        if (self.broken or position <= self.last_position or leaf_index != self.size
+                or self.unlogged_from is not None):
+            return all(self.leaf(position + i, leaf, leaf_index + i, leaf.hex())
+                       for i, leaf in enumerate(each))
+        edge = self.edge
+        for i, node in enumerate(each):
+            size = self.size
+            while size & 1:  # as in `leaf`
+                node = _sha256(b"\x01" + edge.pop() + node).digest()
+                size >>= 1
+            edge.append(node)
+            self.size += 1
+            if self.size == self.due:
+                self.last_position = position + i
+                self._reached()
+        self.matched += count
+        self.last_position = position + count - 1
+        return True
+
     def root(self) -> Hash:
         return CompactTree(self.size, self.edge).root()
 

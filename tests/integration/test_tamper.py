@@ -384,7 +384,10 @@ def test_a_file_hashed_in_ranges_by_workers_gives_the_same_leaves(registry: Regi
     path = str(registry.store.path)
     in_process = list(sqlite_leaves.file_leaves(path, statement, last))
     monkeypatch.setattr(sqlite_leaves, "CHUNK", 5)
-    assert list(sqlite_leaves.file_leaves(path, statement, last)) == in_process
+    in_workers = list(sqlite_leaves.file_leaves(path, statement, last))
+    runs = [item for item in in_workers if isinstance(item, sqlite_leaves.Run)]
+    assert len(runs) == len(range(0, HEAD, 5))  # a healthy log: every range matched whole
+    assert [leaf for run in runs for leaf in run.each()] == in_process
     assert [p for p, *_ in in_process] == list(range(1, HEAD + 1))
     assert all(leaf.hex() == recorded for _, leaf, _, recorded in in_process)
     in_workers = registry.verify("--skip-replay")

@@ -7,6 +7,7 @@ import hashlib
 import json
 import uuid
 from datetime import UTC, datetime
+from itertools import pairwise
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -17,6 +18,7 @@ from registry.ledger.leaves import event_leaf_hash
 from registry.ledger.merkle import root
 from registry.ledger.notes import Checkpoint, SigningKey, VerifierKey
 from registry.ledger.verifier import (
+    LogVerifier,
     _uuid_bytes,
     event_leaf,
     export_records,
@@ -292,3 +294,53 @@ def test_every_verifier_key_reads_back_even_when_its_base64_holds_a_plus():
     for _ in range(64):
         key = SigningKey.generate()
         assert VerifierKey.parse(key.verifier.vkey()) == key.verifier
+
+
+def fed(records: list[dict], runs: list[tuple[int, int]], checkpoints: list[int]):
+    """A verifier fed `records` as runs (slices start:stop taken whole by `run`), the rest
+    leaf by leaf, with checkpoints of the given sizes; its report."""
+    verifier = LogVerifier(KEY.verifier)
+    for size in checkpoints:
+        verifier.checkpoint(signed(records, size), "a checkpoint")
+    whole = {start: stop for start, stop in runs}
+    i = 0
+    while i < len(records):
+        if i in whole:
+            part = records[i:whole[i]]
+            ok = verifier.run(part[0]["position"], part[0]["leaf_index"],
+                              b"".join(bytes.fromhex(r["leaf_hash"]) for r in part))
+            i = whole[i]
+        else:
+            r = records[i]
+            ok = verifier.leaf(r["position"], leaf_of(r), r["leaf_index"], r["leaf_hash"])
+            i += 1
+        if not ok:
+            break
+    return verifier.finish(require_head=False)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(2, 70), st.data())
+def test_runs_taken_whole_verify_as_leaf_by_leaf(size, data):
+    """Checkpoints inside a run are checked where they fall, with the same root."""
+    records = make_log(size)
+    cut = sorted(data.draw(st.sets(st.integers(0, size), max_size=4)) | {0, size})
+    runs = [pair for pair in pairwise(cut) if data.draw(st.booleans())]
+    checkpoints = data.draw(st.lists(st.integers(1, size), max_size=4))
+    by_run, by_leaf = fed(records, runs, checkpoints), fed(records, [], checkpoints)
+    assert by_run.ok and by_leaf.ok
+    assert (by_run.root, by_run.events, by_run.last_position, by_run.verified) == (
+        by_leaf.root, by_leaf.events, by_leaf.last_position, by_leaf.verified)
+    assert by_run.verified == len(checkpoints)
+
+
+def test_a_run_that_does_not_continue_the_log_is_judged_leaf_by_leaf():
+    """A run after a deleted event (it starts at leaf 5 where 4 came before) is named as
+    the same events fed one by one would be."""
+    records = make_log(12)
+    del records[4]
+    by_run = fed(records, [(4, 11)], [])
+    by_leaf = fed(records, [], [])
+    assert not by_run.ok
+    assert str(by_run.first) == str(by_leaf.first)
+    assert by_run.first.position == 5, by_run.first
