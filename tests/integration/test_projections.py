@@ -178,10 +178,9 @@ def test_the_read_model_shows_claimed_acknowledged_or_disputed(history):
     assert services.follower.digests() == live
 
 
-@pytest.mark.parametrize("as_of", [None, 10**6])
-def test_similar_actions_walk_the_kinds_index_and_stop_at_the_limit(tmp_path, as_of):
-    """Each report of a partner with a duplication rule asks for similar actions: the
-    walk must stay within the kind's rows, in index order, however long the history."""
+def similar_actions_plan(tmp_path, **options: object) -> str:
+    """SQLite's plan of the query `similar_actions(facts of a report, **options)` makes,
+    asked for osce-odihr."""
     with planned_store(tmp_path) as services:
         sql, statements = services.queries.sql, []
         read = sql.all
@@ -191,10 +190,17 @@ def test_similar_actions_walk_the_kinds_index_and_stop_at_the_limit(tmp_path, as
                                          .aggregate_id)).facts
         statements.clear()
         services.queries.similar_actions(replace(facts, reporting_partner="osce-odihr"),
-                                         as_of=as_of)
+                                         **options)
         sql.all = read
-        plan = " / ".join(r["detail"] for r in read(f"EXPLAIN QUERY PLAN {statements[-1][0]}",
-                                                   statements[-1][1]))
+        return " / ".join(r["detail"] for r in read(
+            f"EXPLAIN QUERY PLAN {statements[-1][0]}", statements[-1][1]))
+
+
+@pytest.mark.parametrize("as_of", [None, 10**6])
+def test_similar_actions_walk_the_kinds_index_and_stop_at_the_limit(tmp_path, as_of):
+    """Each report of a partner with a duplication rule asks for similar actions: the
+    walk must stay within the kind's rows, in index order, however long the history."""
+    plan = similar_actions_plan(tmp_path, as_of=as_of)
     assert "INDEX action_versions_kind_occurred (kind=? AND occurred_start>? AND" in plan, plan
     assert "TEMP B-TREE" not in plan, plan
 
@@ -234,19 +240,7 @@ def test_similar_actions_of_one_partner_are_all_found_however_many_others_come_f
 
 @pytest.mark.parametrize("as_of", [None, 10**6])
 def test_similar_actions_of_one_partner_walk_its_tag_rows(tmp_path, as_of):
-    with planned_store(tmp_path) as services:
-        sql, statements = services.queries.sql, []
-        read = sql.all
-        sql.all = lambda statement, params=(): statements.append((statement, params)) or read(
-            statement, params)
-        facts = services.app.action(UUID(run(services, action(), by="partner:ohchr")
-                                         .aggregate_id)).facts
-        statements.clear()
-        services.queries.similar_actions(replace(facts, reporting_partner="osce-odihr"),
-                                         as_of=as_of, reported_by="ohchr")
-        sql.all = read
-        plan = " / ".join(r["detail"] for r in read(f"EXPLAIN QUERY PLAN {statements[-1][0]}",
-                                                   statements[-1][1]))
+    plan = similar_actions_plan(tmp_path, as_of=as_of, reported_by="ohchr")
     assert ("COVERING INDEX sqlite_autoindex_action_tags_1 (tag=? AND value=? AND "
             "occurred_start>? AND occurred_start<?)") in plan, plan
     assert "TEMP B-TREE" not in plan, plan
