@@ -94,8 +94,8 @@ def coopreg_related_actions(action: ActionFacts, view: RegistryView) -> list[Fin
     Ask `view.similar_actions(action)` for the candidates (live actions of the same kind,
     overlapping in time, reported by another partner, including earlier commands of the
     same batch) only once the action concerns the plugin: the look-up costs a query. It
-    gives the earliest 20 or so; `reported_by=partner` gives that partner's alone, all of
-    them (filtering the 20 would miss some in a busy registry).
+    gives the earliest 20 or so; `reported_by=partner` gives that partner's earliest
+    (filtering the first 20 of all partners would miss some in a busy registry).
     When: with validation. Collecting. Returns: `Finding`s whose `related` names the
     related action ids (usually warnings: duplication is flagged, not refused).
     """

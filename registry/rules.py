@@ -184,8 +184,8 @@ class RegistryView(Protocol):
                         reported_by: str | None = None) -> Sequence[dict[str, Any]]:
         """Live actions of the same kind whose occurred period overlaps this one's, reported
         by another partner, or by `reported_by` only (as the read model holds them; dicts
-        as in GET /v1/actions). Without `reported_by` there are at most about 20, the
-        earliest: a rule that wants one partner's must name it, or miss some."""
+        as in GET /v1/actions): the earliest 20 or so. A rule that wants one partner's
+        must name it, or miss those behind 20 of other partners."""
         ...
 
 

@@ -37,11 +37,6 @@ class Run:
     leaf_index: int
     leaves: bytes
 
-    def each(self) -> Iterator[Leaf]:
-        for i in range(len(self.leaves) // 32):
-            leaf = self.leaves[32 * i:32 * i + 32]
-            yield (self.position + i, leaf, self.leaf_index + i, leaf.hex())
-
 
 def as_run(leaves: list[Leaf]) -> Run | None:
     """The leaves as one `Run`, if they are one."""

@@ -387,7 +387,9 @@ def test_a_file_hashed_in_ranges_by_workers_gives_the_same_leaves(registry: Regi
     in_workers = list(sqlite_leaves.file_leaves(path, statement, last))
     runs = [item for item in in_workers if isinstance(item, sqlite_leaves.Run)]
     assert len(runs) == len(range(0, HEAD, 5))  # a healthy log: every range matched whole
-    assert [leaf for run in runs for leaf in run.each()] == in_process
+    each = [(run.position + i, run.leaves[32 * i:32 * i + 32], run.leaf_index + i)
+            for run in runs for i in range(len(run.leaves) // 32)]
+    assert each == [(p, leaf, index) for p, leaf, index, _ in in_process]
     assert [p for p, *_ in in_process] == list(range(1, HEAD + 1))
     assert all(leaf.hex() == recorded for _, leaf, _, recorded in in_process)
     in_workers = registry.verify("--skip-replay")
