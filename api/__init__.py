@@ -16,7 +16,7 @@ from flask_smorest.utils import prepare_response
 
 from api import errors, metrics, ratelimit
 from api.auth import TokenStore
-from api.context import Context, ctx
+from api.context import Context, ctx, release_snapshot
 from api.schemas import ProblemSchema
 from api.worker import ProjectionWorker
 from registry.bootstrap import open_registry
@@ -108,6 +108,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.before_request(_check_text)
     app.before_request(_check_body)
     app.after_request(_etag)
+    app.teardown_request(release_snapshot)
     logging.getLogger("coopreg").setLevel(logging.INFO)
     return app
 

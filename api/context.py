@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -109,9 +110,26 @@ def read_args(args: dict[str, Any]) -> int | None:
         if not ctx().worker.wait_for(wanted, READ_WAIT_SECONDS):
             raise NotReady(f"the read models have not reached position {wanted} yet")
     queries = ctx().services.queries
+    hold_snapshot()
     position = queries.resolve(args.get("as_of"))
     g.as_of_position = queries.answered_as_of(position)
     return position
+
+
+def hold_snapshot() -> None:
+    """The rest of this request reads one view of the store (`Sql.snapshot`): the rows
+    answered are those of the position the As-Of-Position header names, even if the read
+    models advance meanwhile. Released when the request ends (`release_snapshot`)."""
+    if "snapshot" not in g:
+        stack = ExitStack()
+        stack.enter_context(ctx().services.queries.sql.snapshot())
+        g.snapshot = stack
+
+
+def release_snapshot(_error: BaseException | None = None) -> None:
+    stack = g.pop("snapshot", None)
+    if stack is not None:
+        stack.close()
 
 
 def state_as_of(response: Response) -> Response:

@@ -74,7 +74,7 @@ class Summary(MethodView):
         """Counts of partners, agreements and actions, by status and confirmation."""
         as_of = read_args(args)
         services = ctx().services
-        head = services.app.recorder.max_notification_id() or 0
+        head = services.app.event_table.head()  # in the request's snapshot
         last = head if as_of is None else min(as_of, head)
         return {**services.queries.summary(as_of=as_of),
                 "events": services.app.event_table.count(until=last), "last_position": last}

@@ -5,10 +5,12 @@ actions, over an occurred period (valid time); compliance on a date (valid time)
 from __future__ import annotations
 
 import base64
+import functools
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from registry.projections.actions import COUNTED, LONGEST, STANDINGS, TAGS
 from registry.projections.clock import Clock, Moment
@@ -35,6 +37,8 @@ class Page:
     items: list[dict[str, Any]]
     next_cursor: str | None
 
+
+Q = TypeVar("Q", bound=Callable[..., Any])
 
 EARLY = 2000  # as of a position this early, at most this many versions exist
 DRIVERS = ("flag", "country", "mechanism", "theme", "counterpart", "partner")  # rarest first
@@ -164,6 +168,18 @@ def decode_cursor(cursor: str) -> list[Any]:
     return values
 
 
+def one_view(query: Q) -> Q:
+    """A query of several statements reads them from one snapshot (`Sql.snapshot`):
+    e.g. the longest period and the rows it bounds, or an agreement and its evidence."""
+
+    @functools.wraps(query)
+    def read(self: Queries, *args: Any, **kwargs: Any) -> Any:
+        with self.sql.snapshot():
+            return query(self, *args, **kwargs)
+
+    return read  # type: ignore[return-value]
+
+
 class Queries:
     def __init__(self, sql: Sql, rules: Any = None) -> None:
         self.sql = sql
@@ -192,6 +208,7 @@ class Queries:
         reached = self.position()
         return reached if as_of is None else min(as_of, reached)
 
+    @one_view
     def similar_actions(self, facts: Any, *, as_of: int | None = None, limit: int = 20,
                         reported_by: str | None = None) -> list[dict[str, Any]]:
         """Live actions of the same kind, overlapping in time, reported by someone else
@@ -238,6 +255,7 @@ class Queries:
 
     # -- actions ----------------------------------------------------------------------
 
+    @one_view
     def actions(self, where: ActionFilter = ActionFilter(), *, as_of: int | None = None,
                 limit: int = 100, cursor: str | None = None) -> Page:
         tags = [(tag, getattr(where, tag)) for tag in TAGS if getattr(where, tag) is not None]
@@ -332,6 +350,7 @@ class Queries:
                                              for p, k in sorted(partners.items())]}
                 for c, partners in sorted(out.items())]
 
+    @one_view
     def activity(self, tag: str, *, as_of: int | None = None) -> list[dict[str, Any]]:
         """Live actions per theme or per mechanism, with when the first began and the last
         ended: the count from the value's running tally, the dates from short walks of
@@ -386,6 +405,7 @@ class Queries:
                             "AND t.occurred_start >= ?", [tag, value, *params, earliest])
         return first["day"], last["day"] if last else None
 
+    @one_view
     def flagged(self, *, rule: str | None = None, as_of: int | None = None,
                 limit: int = 100, cursor: str | None = None) -> Page:
         """Live actions a plugin related to others (e.g. possible duplication): for each
@@ -407,6 +427,7 @@ class Queries:
             "t.value > rules.value) FROM rules WHERE rules.value IS NOT NULL) "
             "SELECT value FROM rules WHERE value IS NOT NULL")]
 
+    @one_view
     def summary(self, *, as_of: int | None = None) -> dict[str, Any]:
         """Counts of partners, agreements and actions, actions by status and (the live
         ones) by confirmation: the actions' running count at the position, one look-up."""
@@ -432,6 +453,7 @@ class Queries:
 
     # -- compliance ---------------------------------------------------------------------
 
+    @one_view
     def compliance(self, reference: str, *, on: date, as_of: int | None = None
                    ) -> dict[str, Any] | None:
         """Each obligation of the agreement that had begun by `on`, judged as of `on`
@@ -466,6 +488,7 @@ class Queries:
                 "as_of_position": self.answered_as_of(as_of), "summary": summary,
                 "obligations": obligations}
 
+    @one_view
     def counts(self, *, as_of: int | None = None,
                standings: dict[tuple[str, str], int] | None = None) -> dict[str, int]:
         """Partners, agreements and actions the registry held (retracted actions count)."""

@@ -9,6 +9,11 @@ from urllib.parse import quote
 
 import pytest
 
+from api import create_app
+from registry.demo import load_demo
+from registry.projections import ActionFilter
+from tests.integration.test_snapshot import in_another_thread, record_and_apply
+
 AMENDED = "00000000-0000-4000-8000-000000000001"  # the demo's amended action
 READS = [
     "/v1/partners", "/v1/partners/ohchr", "/v1/partners/ohchr/timeline", "/v1/agreements",
@@ -132,3 +137,35 @@ def test_the_document_describes_as_of_as_a_position_or_a_date_time(api):
     reads = [p for p, item in document["paths"].items() if "get" in item and any(
         q["name"] == "as_of" for q in item["get"].get("parameters", []))]
     assert len(reads) == len(READS)
+
+
+def test_a_read_answers_the_rows_of_the_position_it_names_while_the_models_advance(tmp_path):
+    """The request reads one snapshot: the read models applying an event between the
+    position and the rows (here, forced to) changes neither."""
+    app = create_app({"COOPREG_DB": f"sqlite:///{tmp_path / 'registry.db'}",
+                      "COOPREG_FOLLOW": False, "TESTING": True})
+    services = app.extensions["coopreg"].services
+    try:
+        load_demo(services.app, catch_up=services.follower.catch_up)
+        services.follower.catch_up()
+        auditor = app.extensions["coopreg"].tokens.issue("auditor", None, "boa")
+        queries, answered_as_of = services.queries, services.queries.answered_as_of
+
+        def then_advance(as_of: int | None) -> int:
+            position = answered_as_of(as_of)
+            in_another_thread(record_and_apply(services, "UA"))
+            return position
+
+        queries.answered_as_of = then_advance  # type: ignore[method-assign]
+        response = app.test_client().get("/v1/actions?country=UA&limit=500",
+                                         headers={"Authorization": f"Bearer {auditor}"})
+        del queries.answered_as_of
+        assert response.status_code == 200
+        named = int(response.headers["As-Of-Position"])
+        assert queries.position() > named
+        shown = {item["id"] for item in response.get_json()["items"]}
+        then = {item["id"] for item in queries.actions(ActionFilter(country="UA"), as_of=named,
+                                                        limit=500).items}
+        assert shown == then
+    finally:
+        services.close()
