@@ -5,6 +5,7 @@ domain invariants (known partners, dates, vocabularies that plugins extend) in t
 from __future__ import annotations
 
 import copy
+import functools
 import re
 from collections.abc import Iterator
 from datetime import date
@@ -371,6 +372,14 @@ def infer_command_name(data: dict[str, Any]) -> str | None:
     return None
 
 
+@functools.cache
+def _loaders() -> dict[str, CommandSchema]:
+    """One instance per command: building a schema (copying its fields) cost more than
+    loading a report with it. An instance may load many times, from any thread (marshmallow
+    keeps no per-load state on it since 3.0; flask-smorest shares its instances so too)."""
+    return {name: schema() for name, schema in SCHEMAS.items()}
+
+
 def load_command(data: Any) -> c.Command:
     """Parse one JSON command; raise ValidationFailed naming every bad field."""
     if not isinstance(data, dict):
@@ -381,7 +390,7 @@ def load_command(data: Any) -> c.Command:
                                         f"unknown command {data.get('command')!r}; one of "
                                         + ", ".join(SCHEMAS))])
     try:
-        return SCHEMAS[name]().load(data)
+        return _loaders()[name].load(data)
     except ValidationError as error:
         raise ValidationFailed(problems_from(error)) from None
 

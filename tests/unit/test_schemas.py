@@ -52,3 +52,26 @@ def test_a_command_is_an_object():
 def test_fingerprints_tell_commands_apart():
     assert load_command(action()).fingerprint() == load_command(action()).fingerprint()
     assert load_command(action()).fingerprint() != load_command(action(summary="x")).fingerprint()
+
+
+def outcome(data) -> object:
+    try:
+        return load_command(data)
+    except ValidationFailed as error:
+        return sorted((p.field, p.rule) for p in error.problems)
+
+
+def test_one_schema_instance_loads_from_many_threads_as_from_one():
+    """`load_command` shares a schema per command between threads (the API's): valid and
+    invalid commands, loaded at once, answer what each answers alone."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    commands = [action(countries=[country], summary=f"Workshop {n}")
+                for n, country in enumerate(["UA", "FR", "CH", "GE"] * 25)]
+    commands += [action(occurred_on="12/06/2014", partners="ohchr", surprise=n)
+                 for n in range(50)]
+    commands += [agreement(reference=f"agreement-{n}") for n in range(50)]
+    alone = [outcome(data) for data in commands]
+    with ThreadPoolExecutor(8) as pool:
+        for _ in range(5):
+            assert list(pool.map(outcome, commands)) == alone
