@@ -241,7 +241,8 @@ def verify_store(s: Services, saved: str | None) -> tuple[Report, list[str]]:
     if saved is not None:
         verifier.checkpoint(saved, "your saved checkpoint", saved=True)
     for leaves in stored_leaves(s):
-        if not (verifier.run(leaves.position, leaves.leaf_index, leaves.leaves)
+        if not (verifier.run(leaves.position, leaves.leaf_index, leaves.leaves,
+                             leaves.roots, leaves.block)
                 if isinstance(leaves, Run) else verifier.leaf(*leaves)):
             break
     report = verifier.finish(require_head=False)

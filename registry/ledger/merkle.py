@@ -146,6 +146,22 @@ def verify_consistency(first: int, second: int, first_root: Hash, second_root: H
     return sn == 0 and fr == first_root and sr == second_root
 
 
+def block_roots(first_index: int, leaves: bytes, block: int) -> bytes:
+    """The roots of the perfect subtrees of `block` leaves (a power of two) that lie wholly
+    in `leaves` (32 bytes each, the first at leaf index `first_index`) and start at a
+    multiple of `block`, joined: what `CompactTree`-style appends take a block at a time."""
+    count, sha256 = len(leaves) // 32, hashlib.sha256
+    start = -first_index % block  # offset of the first aligned block
+    roots = []
+    for at in range(start, count - block + 1, block):
+        level = [leaves[32 * i:32 * i + 32] for i in range(at, at + block)]
+        while len(level) > 1:
+            level = [sha256(b"\x01" + level[i] + level[i + 1]).digest()
+                     for i in range(0, len(level), 2)]
+        roots.append(level[0])
+    return b"".join(roots)
+
+
 class CompactTree:
     """Appends leaves in O(log n): keeps the roots of the perfect subtrees along the right
     edge (one per set bit of the size), from which the root of the whole tree follows."""

@@ -5,8 +5,10 @@ the file is most of what `coopreg verify` does per event; the checks and the tre
 follow are cheap. So a large store is cut into ranges of positions, worker processes read
 and hash a range each (each its own read-only connection), and the caller receives, in log
 order, what `LogVerifier.leaf` takes, or for a range that hashed exactly as the log
-recorded it, one `Run` for `LogVerifier.run` (the caller then does little per event, and
-the 32 bytes of a leaf cross between processes instead of a tuple). Events appended while
+recorded it, one `Run` for `LogVerifier.run` (the 32 bytes of a leaf cross between
+processes instead of a tuple, and the worker also hashes the range's aligned blocks of
+`BLOCK` leaves into subtree roots, so the caller joins a block to the tree in one step:
+the caller, one process, had been doing an interior-node hash per event). Events appended while
 this runs are not read: the ranges end at the last position when it started."""
 
 from __future__ import annotations
@@ -22,9 +24,11 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
+from registry.ledger.merkle import block_roots
 from registry.ledger.verifier import event_leaf
 
 CHUNK = 50_000  # positions per range: enough work to outweigh handing the range over
+BLOCK = 1024  # leaves per aligned subtree whose root a worker computes for the caller
 Leaf = tuple[int, bytes, int | None, str | None]  # position, leaf, recorded index and hash
 
 
@@ -36,17 +40,23 @@ class Run:
     position: int
     leaf_index: int
     leaves: bytes
+    roots: bytes = b""  # block_roots(leaf_index, leaves, block)
+    block: int = 0
 
 
-def as_run(leaves: list[Leaf]) -> Run | None:
-    """The leaves as one `Run`, if they are one."""
+def as_run(leaves: list[Leaf], block: int = 0) -> Run | None:
+    """The leaves as one `Run`, if they are one; with the roots of its aligned blocks of
+    `block` leaves, if given."""
     if not leaves or leaves[0][2] is None:
         return None
     position, _, index, _ = leaves[0]
     for offset, (at, leaf, leaf_index, recorded) in enumerate(leaves):
         if at != position + offset or leaf_index != index + offset or recorded != leaf.hex():
             return None
-    return Run(position, index, b"".join(leaf for _, leaf, _, _ in leaves))
+    joined = b"".join(leaf for _, leaf, _, _ in leaves)
+    if not block:
+        return Run(position, index, joined)
+    return Run(position, index, joined, block_roots(index, joined, block), block)
 
 
 def read_only(path: str) -> sqlite3.Connection:
@@ -94,4 +104,4 @@ def _range_leaves(job: tuple[str, str, int, int]) -> list[Leaf] | Run:
     path, statement, start, stop = job
     with contextlib.closing(read_only(path)) as conn:
         leaves = list(hashed(conn.execute(statement, (start, stop))))
-    return as_run(leaves) or leaves
+    return as_run(leaves, BLOCK) or leaves

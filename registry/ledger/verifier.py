@@ -193,32 +193,49 @@ class LogVerifier:
             self._reached()
         return True
 
-    def run(self, position: int, leaf_index: int, leaves: bytes) -> bool:
+    def run(self, position: int, leaf_index: int, leaves: bytes, roots: bytes = b"",
+            block: int = 0) -> bool:
         """`leaf` for events at consecutive positions from `position`, whose leaves (32
         bytes each, concatenated) another process computed and found equal to the leaf
         hashes the log recorded for them, at consecutive indexes from `leaf_index`: a
-        healthy log's usual case, taken whole. If it does not continue this verifier's
-        log exactly, its leaves go through `leaf` one by one, which names what is wrong."""
+        healthy log's usual case, taken whole. `roots` may carry that process's
+        `block_roots(leaf_index, leaves, block)`: an aligned block then joins the tree as
+        one subtree (one append, not `block`), unless a checkpoint's size falls inside it.
+        If the run does not continue this verifier's log exactly, its leaves go through
+        `leaf` one by one, which names what is wrong."""
         count = len(leaves) // 32
-        each = (leaves[32 * i:32 * i + 32] for i in range(count))
         if (self.broken or position <= self.last_position or leaf_index != self.size
                 or self.unlogged_from is not None):
-            return all(self.leaf(position + i, leaf, leaf_index + i, leaf.hex())
-                       for i, leaf in enumerate(each))
-        edge = self.edge
-        for i, node in enumerate(each):
+            return all(self.leaf(position + i, leaves[32 * i:32 * i + 32], leaf_index + i,
+                                 leaves[32 * i:32 * i + 32].hex()) for i in range(count))
+        first_block = leaf_index + -leaf_index % block if block else 0
+        height = block.bit_length() - 1
+        i = 0
+        while i < count:
             size = self.size
-            while size & 1:  # as in `leaf`
-                node = _sha256(b"\x01" + edge.pop() + node).digest()
-                size >>= 1
-            edge.append(node)
-            self.size += 1
+            if (roots and size % block == 0 and i + block <= count
+                    and not size < self.due < size + block):
+                b = (size - first_block) // block
+                self._append(roots[32 * b:32 * b + 32], height)
+                i += block
+            else:
+                self._append(leaves[32 * i:32 * i + 32], 0)
+                i += 1
             if self.size == self.due:
-                self.last_position = position + i
+                self.last_position = position + i - 1
                 self._reached()
         self.matched += count
         self.last_position = position + count - 1
         return True
+
+    def _append(self, node: Hash, height: int) -> None:
+        """A perfect subtree of 2**height leaves, at a size that is a multiple of that."""
+        edge, size = self.edge, self.size >> height
+        while size & 1:  # as in `leaf`
+            node = _sha256(b"\x01" + edge.pop() + node).digest()
+            size >>= 1
+        edge.append(node)
+        self.size += 1 << height
 
     def root(self) -> Hash:
         return CompactTree(self.size, self.edge).root()

@@ -21,6 +21,7 @@ from click.testing import CliRunner, Result
 from registry.bootstrap import open_registry
 from registry.cli import main
 from registry.ledger import sqlite_leaves
+from registry.ledger.merkle import block_roots
 from registry.ledger.notary import KEY_ENV, witness_path
 from registry.ledger.notes import SigningKey, parse_body
 from registry.projections import Follower
@@ -384,12 +385,16 @@ def test_a_file_hashed_in_ranges_by_workers_gives_the_same_leaves(registry: Regi
     path = str(registry.store.path)
     in_process = list(sqlite_leaves.file_leaves(path, statement, last))
     monkeypatch.setattr(sqlite_leaves, "CHUNK", 5)
+    monkeypatch.setattr(sqlite_leaves, "BLOCK", 2)  # ranges of 5 leaves hold whole blocks
     in_workers = list(sqlite_leaves.file_leaves(path, statement, last))
     runs = [item for item in in_workers if isinstance(item, sqlite_leaves.Run)]
     assert len(runs) == len(range(0, HEAD, 5))  # a healthy log: every range matched whole
     each = [(run.position + i, run.leaves[32 * i:32 * i + 32], run.leaf_index + i)
             for run in runs for i in range(len(run.leaves) // 32)]
     assert each == [(p, leaf, index) for p, leaf, index, _ in in_process]
+    assert all(run.block == 2 and run.roots == block_roots(run.leaf_index, run.leaves, 2)
+               for run in runs)
+    assert sum(len(run.roots) // 32 for run in runs) == 2 * (HEAD // 5)  # 2 per full range
     assert [p for p, *_ in in_process] == list(range(1, HEAD + 1))
     assert all(leaf.hex() == recorded for _, leaf, _, recorded in in_process)
     in_workers = registry.verify("--skip-replay")
@@ -409,6 +414,7 @@ def test_tampering_is_caught_and_its_first_bad_position_named(
     assert live.stdout.splitlines()[0].startswith(verify_says), live.stdout
     if isinstance(registry.store, SqliteFile):  # a large file's events are hashed by workers
         monkeypatch.setattr(sqlite_leaves, "CHUNK", 5)
+        monkeypatch.setattr(sqlite_leaves, "BLOCK", 2)
         in_workers = registry.verify("--skip-replay")
         assert in_workers.exit_code == 1, in_workers.output
         assert in_workers.stdout.splitlines()[0] == live.stdout.splitlines()[0]

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from registry.ledger.merkle import (
     EMPTY_ROOT,
     CompactTree,
+    block_roots,
     consistency_proof,
     inclusion_proof,
     leaf_hash,
@@ -186,3 +187,13 @@ def test_no_hash_of_a_proof_can_be_altered_and_no_size_misstated(leaves, data):
     assert not verify_consistency(first, size, first_root, root(leaves), [*proof, first_root])
     if first > 1 and proof:
         assert not verify_consistency(first - 1, size, first_root, root(leaves), proof)
+
+
+@given(st.integers(0, 40), st.integers(0, 70), st.sampled_from([1, 2, 4, 8, 16]))
+def test_block_roots_are_the_roots_of_the_aligned_perfect_subtrees(first, count, block):
+    """The leaves of indexes first..first+count-1: each block of `block` of them that
+    starts at a multiple of `block` and lies wholly inside, as its Merkle root."""
+    leaves = [leaf_hash(str(first + i).encode()) for i in range(count)]
+    starts = [i for i in range(count) if (first + i) % block == 0 and i + block <= count]
+    assert block_roots(first, b"".join(leaves), block) == b"".join(
+        root(leaves[i:i + block]) for i in starts)

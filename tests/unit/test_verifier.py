@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from registry.ledger.leaves import event_leaf_hash
-from registry.ledger.merkle import root
+from registry.ledger.merkle import block_roots, root
 from registry.ledger.notes import Checkpoint, SigningKey, VerifierKey
 from registry.ledger.verifier import (
     LogVerifier,
@@ -296,9 +296,11 @@ def test_every_verifier_key_reads_back_even_when_its_base64_holds_a_plus():
         assert VerifierKey.parse(key.verifier.vkey()) == key.verifier
 
 
-def fed(records: list[dict], runs: list[tuple[int, int]], checkpoints: list[int]):
-    """A verifier fed `records` as runs (slices start:stop taken whole by `run`), the rest
-    leaf by leaf, with checkpoints of the given sizes; its report."""
+def fed(records: list[dict], runs: list[tuple[int, int]], checkpoints: list[int],
+        block: int = 0):
+    """A verifier fed `records` as runs (slices start:stop taken whole by `run`, with the
+    roots of their aligned blocks of `block` leaves if given), the rest leaf by leaf, with
+    checkpoints of the given sizes; its report."""
     verifier = LogVerifier(KEY.verifier)
     for size in checkpoints:
         verifier.checkpoint(signed(records, size), "a checkpoint")
@@ -307,8 +309,10 @@ def fed(records: list[dict], runs: list[tuple[int, int]], checkpoints: list[int]
     while i < len(records):
         if i in whole:
             part = records[i:whole[i]]
-            ok = verifier.run(part[0]["position"], part[0]["leaf_index"],
-                              b"".join(bytes.fromhex(r["leaf_hash"]) for r in part))
+            leaves = b"".join(bytes.fromhex(r["leaf_hash"]) for r in part)
+            roots = block_roots(part[0]["leaf_index"], leaves, block) if block else b""
+            ok = verifier.run(part[0]["position"], part[0]["leaf_index"], leaves, roots,
+                              block)
             i = whole[i]
         else:
             r = records[i]
@@ -319,15 +323,17 @@ def fed(records: list[dict], runs: list[tuple[int, int]], checkpoints: list[int]
     return verifier.finish(require_head=False)
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(st.integers(2, 70), st.data())
 def test_runs_taken_whole_verify_as_leaf_by_leaf(size, data):
-    """Checkpoints inside a run are checked where they fall, with the same root."""
+    """Checkpoints inside a run are checked where they fall, with the same root; so are
+    those inside a block of leaves that joins the tree as one subtree."""
     records = make_log(size)
     cut = sorted(data.draw(st.sets(st.integers(0, size), max_size=4)) | {0, size})
     runs = [pair for pair in pairwise(cut) if data.draw(st.booleans())]
     checkpoints = data.draw(st.lists(st.integers(1, size), max_size=4))
-    by_run, by_leaf = fed(records, runs, checkpoints), fed(records, [], checkpoints)
+    block = data.draw(st.sampled_from([0, 1, 2, 4, 8, 16]))
+    by_run, by_leaf = fed(records, runs, checkpoints, block), fed(records, [], checkpoints)
     assert by_run.ok and by_leaf.ok
     assert (by_run.root, by_run.events, by_run.last_position, by_run.verified) == (
         by_leaf.root, by_leaf.events, by_leaf.last_position, by_leaf.verified)
