@@ -152,14 +152,12 @@ def block_roots(first_index: int, leaves: bytes, block: int) -> bytes:
     multiple of `block`, joined: what `CompactTree`-style appends take a block at a time."""
     count, sha256 = len(leaves) // 32, hashlib.sha256
     start = -first_index % block  # offset of the first aligned block
-    roots = []
-    for at in range(start, count - block + 1, block):
-        level = [leaves[32 * i:32 * i + 32] for i in range(at, at + block)]
-        while len(level) > 1:
-            level = [sha256(b"\x01" + level[i] + level[i + 1]).digest()
-                     for i in range(0, len(level), 2)]
-        roots.append(level[0])
-    return b"".join(roots)
+    blocks = max(0, (count - start) // block)
+    level = leaves[32 * start:32 * (start + blocks * block)]
+    while len(level) > 32 * blocks:  # a level's pairs are its 64-byte slices, in order
+        level = b"".join([sha256(b"\x01" + level[at:at + 64]).digest()
+                          for at in range(0, len(level), 64)])
+    return level
 
 
 class CompactTree:
