@@ -28,7 +28,7 @@ from registry.cli import UserError, audit, main, services
 from registry.io import LogExport, recorded_leaves
 from registry.ledger.notary import NoSigningKey, read_witness
 from registry.ledger.notes import CheckpointInvalid, VerifierKey, open_note
-from registry.ledger.sqlite_leaves import Leaf, Run, file_leaves, hashed
+from registry.ledger.sqlite_leaves import Leaf, Reads, Run, file_leaves, hashed
 from registry.ledger.verifier import (
     Failure,
     LogVerifier,
@@ -264,17 +264,15 @@ def stored_leaves(s: Services) -> Iterator[Leaf | Run]:
     or a `Run` of such events that matched the log."""
     table = s.app.event_table
     sql = table.sql
+    path = s.database.env.get("SQLITE_DBNAME", "")
+    if not sql.postgres and "mode=memory" not in path:  # straight from the file, in workers
+        yield from file_leaves(path, file_reads(s))
+        return
     statement = (
         f"SELECT e.{table.position}, e.originator_id, e.originator_version, e.topic, "
         f"e.state, l.leaf_index, l.leaf_hash FROM {sql.table(table.name)} e "
         f"LEFT JOIN {sql.table('ledger_leaves')} l ON l.position = e.{table.position} "
         f"WHERE e.{table.position} > ?")
-    path = s.database.env.get("SQLITE_DBNAME", "")
-    if not sql.postgres and "mode=memory" not in path:  # straight from the file, in workers
-        yield from file_leaves(path, f"{statement} AND e.{table.position} <= ? "
-                                     f"ORDER BY e.{table.position}",
-                               f"SELECT MAX({table.position}) FROM {sql.table(table.name)}")
-        return
     statement = sql.q(f"{statement} ORDER BY e.{table.position} LIMIT {PAGE}")
     after = 0
     while True:
@@ -287,6 +285,27 @@ def stored_leaves(s: Services) -> Iterator[Leaf | Run]:
             after = rows[-1][0] if not isinstance(rows[-1], dict) else rows[-1][table.position]
         if len(rows) < PAGE:
             return
+
+
+def file_reads(s: Services) -> Reads:
+    """How workers read a SQLite file's ranges (see `Reads`)."""
+    table = s.app.event_table
+    events, leaves = table.sql.table(table.name), table.sql.table("ledger_leaves")
+    position = table.position
+    return Reads(
+        joined=f"SELECT e.{position}, e.originator_id, e.originator_version, e.topic, "
+               f"e.state, l.leaf_index, l.leaf_hash FROM {events} e LEFT JOIN {leaves} l "
+               f"ON l.position = e.{position} WHERE e.{position} > ? AND e.{position} <= ? "
+               f"ORDER BY e.{position}",
+        last=f"SELECT MAX({position}) FROM {events}",
+        events=f"SELECT {position}, originator_id, originator_version, topic, state "
+               f"FROM {events} WHERE {position} > ? AND {position} <= ? ORDER BY {position}",
+        # group_concat keeps the order of its rows (the sub-select's) in SQLite; were it
+        # ever not to, the hashes would differ and the range be read joined: not a miss
+        recorded="SELECT count(*), min(position), max(position), min(leaf_index - position), "
+                 "max(leaf_index - position), min(typeof(leaf_index) = 'integer' AND "
+                 "typeof(leaf_hash) = 'text'), group_concat(leaf_hash, '') FROM (SELECT * "
+                 f"FROM {leaves} WHERE position > ? AND position <= ? ORDER BY position)")
 
 
 def _stored_checkpoints(s: Services, stored: list[tuple[int, str]],

@@ -9,11 +9,18 @@ recorded it, one `Run` for `LogVerifier.run` (the 32 bytes of a leaf cross betwe
 processes instead of a tuple, and the worker also hashes the range's aligned blocks of
 `BLOCK` leaves into subtree roots, so the caller joins a block to the tree in one step:
 the caller, one process, had been doing an interior-node hash per event). Events appended while
-this runs are not read: the ranges end at the last position when it started."""
+this runs are not read: the ranges end at the last position when it started.
+
+A worker first takes the healthy case's short way: it reads the range's events alone and
+compares their leaves with the recorded ones fetched in one aggregate (`Reads.recorded`),
+instead of joining each event to its recorded leaf. Only if they are not exactly one `Run`
+does it read the range again, joined row by row, so that the verifier can name what is
+wrong; so both ways give the same answer."""
 
 from __future__ import annotations
 
 import contextlib
+import itertools
 import multiprocessing
 import os
 import sqlite3
@@ -73,22 +80,42 @@ def hashed(rows: Any) -> Iterator[Leaf]:
 
 
 def id_bytes(originator: Any) -> bytes:
+    if type(originator) is str and len(originator) == 32:  # as SQLite stores it: first
+        return bytes.fromhex(originator)
     if isinstance(originator, UUID):
         return originator.bytes
     text = str(originator)
     return bytes.fromhex(text) if len(text) == 32 else UUID(text).bytes
 
 
-def file_leaves(path: str, statement: str, last: str) -> Iterator[Leaf | Run]:
-    """Every event's leaf, in order. `statement` selects the rows `hashed` takes, with
-    positions in (?, ?]; `last` the last position. Workers only when there are at least
-    two ranges and two CPUs."""
+@dataclass(frozen=True)
+class Reads:
+    """The statements a range is read with, each over positions in (?, ?].
+
+    - `joined`: the rows `hashed` takes (each event with its recorded leaf, if any);
+    - `events`: position, originator id, version, topic and state of each event, in order;
+    - `recorded`: over the recorded leaves, one row of their count, smallest and largest
+      position, smallest and largest `leaf_index - position`, 1 if every leaf index is an
+      integer and every hash text, and their hashes concatenated in position order;
+    - `last`: the last position (no parameters).
+
+    Without `events` and `recorded`, every range is read `joined`."""
+
+    joined: str
+    last: str
+    events: str | None = None
+    recorded: str | None = None
+
+
+def file_leaves(path: str, reads: Reads) -> Iterator[Leaf | Run]:
+    """Every event's leaf, in order. Workers only when there are at least two ranges and
+    two CPUs."""
     with contextlib.closing(read_only(path)) as conn:
-        head = int(conn.execute(last).fetchone()[0] or 0)
+        head = int(conn.execute(reads.last).fetchone()[0] or 0)
         if head < 2 * CHUNK or (os.cpu_count() or 1) < 2:
-            yield from hashed(conn.execute(statement, (0, head)))
+            yield from hashed(conn.execute(reads.joined, (0, head)))
             return
-    ranges = [(path, statement, start, min(start + CHUNK, head))
+    ranges = [(path, reads, start, min(start + CHUNK, head))
               for start in range(0, head, CHUNK)]
     context = multiprocessing.get_context("fork" if "fork" in multiprocessing
                                           .get_all_start_methods() else "spawn")
@@ -100,8 +127,37 @@ def file_leaves(path: str, statement: str, last: str) -> Iterator[Leaf | Run]:
                 yield from leaves
 
 
-def _range_leaves(job: tuple[str, str, int, int]) -> list[Leaf] | Run:
-    path, statement, start, stop = job
+def _range_leaves(job: tuple[str, Reads, int, int]) -> list[Leaf] | Run:
+    path, reads, start, stop = job
     with contextlib.closing(read_only(path)) as conn:
-        leaves = list(hashed(conn.execute(statement, (start, stop))))
+        conn.execute("BEGIN")  # one snapshot for both ways of reading
+        run = matched_run(conn, reads, start, stop)
+        if run is not None:
+            return run
+        leaves = list(hashed(conn.execute(reads.joined, (start, stop))))
     return as_run(leaves, BLOCK) or leaves
+
+
+def matched_run(conn: sqlite3.Connection, reads: Reads, start: int, stop: int) -> Run | None:
+    """The range as one `Run`, if its events are at consecutive positions, with a leaf
+    recorded for each of them and for no other position in the range, at consecutive
+    indexes, each equal to the event's leaf: what `as_run` finds of a healthy range."""
+    if reads.events is None or reads.recorded is None:
+        return None
+    rows = conn.execute(reads.events, (start, stop))
+    first_row = rows.fetchone()
+    if first_row is None:
+        return None
+    leaves, first, position = [], first_row[0], 0
+    for position, originator, version, topic, state in itertools.chain((first_row,), rows):
+        leaves.append(event_leaf(position, id_bytes(originator), version, topic, state))
+    count = len(leaves)  # positions increase (ORDER BY a unique column): consecutive if
+    # the last is `count - 1` after the first
+    row = conn.execute(reads.recorded, (start, stop)).fetchone()
+    recorded, lowest, highest, offset, same_offset, typed, hashes = row
+    joined = b"".join(leaves)
+    if (position - first != count - 1 or (recorded, lowest, highest, same_offset, typed)
+            != (count, first, position, offset, 1) or hashes != joined.hex()):
+        return None
+    index = first + offset
+    return Run(first, index, joined, block_roots(index, joined, BLOCK), BLOCK)

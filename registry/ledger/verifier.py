@@ -169,6 +169,9 @@ class LogVerifier:
         if position <= last:
             return self._bad(last + 1, f"position {position} comes after {last} "
                                        "(duplicated or out of order)")
+        if type(leaf_index) not in _INT_OR_NONE or type(leaf_hash) not in _STR_OR_NONE:
+            return self._bad(position, f"the log recorded leaf index {leaf_index!r} and "
+                             f"leaf hash {leaf_hash!r} for it: not an integer and a text")
         if leaf_hash is not None and self.unlogged_from is not None:
             return self._bad(self.unlogged_from, "this event is not in the log (no leaf "
                              f"recorded) although later ones are, from position {position}")

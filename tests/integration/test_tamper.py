@@ -11,6 +11,7 @@ from __future__ import annotations
 import sqlite3
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
+from registry.audit_cli import file_reads
 from registry.bootstrap import open_registry
 from registry.cli import main
 from registry.ledger import sqlite_leaves
@@ -53,6 +55,7 @@ class SqliteFile:
         self.path = path
         self.url = f"sqlite:///{path}"
         self.events = "stored_events"
+        self.leaves = "ledger_leaves"
 
     def tamper(self, *statements: tuple[str, tuple[Any, ...]]) -> None:
         with sqlite3.connect(self.path) as conn:
@@ -74,7 +77,7 @@ class SqliteFile:
 
     def sql(self, statement: str) -> str:
         return statement.format(events=self.events, pos=self.position,
-                                checkpoints=self.checkpoints)
+                                checkpoints=self.checkpoints, leaves=self.leaves)
 
     def originator(self, value: uuid.UUID) -> Any:
         return value.hex  # as eventsourcing's SQLite recorder stores it
@@ -107,6 +110,7 @@ class PostgresSchema:
         self.url = f"{PG_DSN}?schema={schema}"
         self.events = f'"{schema}"."{events}"'
         self.checkpoints = f'"{schema}".log_checkpoints'
+        self.leaves = f'"{schema}".ledger_leaves'
 
     def connect(self) -> Any:
         import psycopg
@@ -125,7 +129,7 @@ class PostgresSchema:
 
     def sql(self, statement: str) -> str:
         return statement.format(events=self.events, pos=self.position,
-                                checkpoints=self.checkpoints).replace("?", "%s")
+                                checkpoints=self.checkpoints, leaves=self.leaves).replace("?", "%s")
 
     def originator(self, value: uuid.UUID) -> Any:
         return value
@@ -291,6 +295,13 @@ def insert_forged_event(store: Store) -> None:
                                     bytes(state).replace(b"Workshop", b"Festival", 1), P)))
 
 
+def edit_recorded_leaf(store: Store) -> None:
+    """The leaf hash the log recorded for event P replaced by event Q's; the events and
+    checkpoints are left as they were."""
+    other = store.one("SELECT leaf_hash FROM {leaves} WHERE position = ?", (Q,))[0]
+    store.tamper(("UPDATE {leaves} SET leaf_hash = ? WHERE position = ?", (other, P)))
+
+
 def truncate_tail(store: Store) -> None:
     store.tamper(("DELETE FROM {events} WHERE {pos} >= ?", (P,)))
 
@@ -343,6 +354,9 @@ MATRIX: dict[str, tuple[Tamper, tuple[str, ...], str, str]] = {
     "insert a forged event": (
         insert_forged_event, (), f"first bad position: {P} — the event does not hash",
         f"first bad position: {P} — the event does not hash"),
+    "edit a recorded leaf": (
+        edit_recorded_leaf, (), f"first bad position: {P} — the event does not hash",
+        f"first bad position: {P} — the event does not hash"),
     "truncate the tail": (
         truncate_tail, (), f"first bad position: {P} — rolled back or truncated",
         f"first bad position: {P} — rolled back or truncated"),
@@ -374,19 +388,24 @@ def test_the_untampered_registry_passes_both_verifiers(registry: Registry):
     assert f"verified {HEAD} events" in live.stdout
 
 
+SQLITE_ONLY = pytest.mark.parametrize("built", ["sqlite"], indirect=True)  # PostgreSQL is
+# read page by page in the verifying process, not by workers
+
+
+@SQLITE_ONLY
 def test_a_file_hashed_in_ranges_by_workers_gives_the_same_leaves(registry: Registry,
                                                                   monkeypatch: pytest.MonkeyPatch):
-    if not isinstance(registry.store, SqliteFile):
-        return  # PostgreSQL is read page by page in the verifying process
-    statement = ("SELECT e.rowid, e.originator_id, e.originator_version, e.topic, e.state, "
-                 "l.leaf_index, l.leaf_hash FROM stored_events e LEFT JOIN ledger_leaves l "
-                 "ON l.position = e.rowid WHERE e.rowid > ? AND e.rowid <= ? ORDER BY e.rowid")
-    last = "SELECT MAX(rowid) FROM stored_events"
+    assert isinstance(registry.store, SqliteFile)
+    services = open_registry(registry.store.url, today=lambda: TODAY)
+    short_way = file_reads(services)
+    services.close()
+    joined_only = sqlite_leaves.Reads(short_way.joined, short_way.last)
     path = str(registry.store.path)
-    in_process = list(sqlite_leaves.file_leaves(path, statement, last))
+    in_process = list(sqlite_leaves.file_leaves(path, short_way))
     monkeypatch.setattr(sqlite_leaves, "CHUNK", 5)
     monkeypatch.setattr(sqlite_leaves, "BLOCK", 2)  # ranges of 5 leaves hold whole blocks
-    in_workers = list(sqlite_leaves.file_leaves(path, statement, last))
+    in_workers = list(sqlite_leaves.file_leaves(path, short_way))
+    assert list(sqlite_leaves.file_leaves(path, joined_only)) == in_workers
     runs = [item for item in in_workers if isinstance(item, sqlite_leaves.Run)]
     assert len(runs) == len(range(0, HEAD, 5))  # a healthy log: every range matched whole
     each = [(run.position + i, run.leaves[32 * i:32 * i + 32], run.leaf_index + i)
@@ -399,6 +418,59 @@ def test_a_file_hashed_in_ranges_by_workers_gives_the_same_leaves(registry: Regi
     assert all(leaf.hex() == recorded for _, leaf, _, recorded in in_process)
     in_workers = registry.verify("--skip-replay")
     assert in_workers.exit_code == 0, in_workers.output
+
+
+@SQLITE_ONLY
+@pytest.mark.parametrize("case", list(MATRIX))
+def test_a_tampered_range_is_read_again_joined_by_the_workers(
+        registry: Registry, case: str, monkeypatch: pytest.MonkeyPatch):
+    """Whatever was done to the file, a worker's short way gives what reading every range
+    joined gives: the same runs where nothing changed, the same rows where it did."""
+    assert isinstance(registry.store, SqliteFile)
+    MATRIX[case][0](registry.store)
+    services = open_registry(registry.store.url, today=lambda: TODAY)
+    short_way = file_reads(services)
+    services.close()
+    monkeypatch.setattr(sqlite_leaves, "CHUNK", 5)
+    monkeypatch.setattr(sqlite_leaves, "BLOCK", 2)
+    path = str(registry.store.path)
+    joined_only = sqlite_leaves.Reads(short_way.joined, short_way.last)
+    assert (list(sqlite_leaves.file_leaves(path, short_way))
+            == list(sqlite_leaves.file_leaves(path, joined_only)))
+    taken = []  # per range: did the short way give its run?
+    with closing(sqlite_leaves.read_only(path)) as conn:
+        for start in range(0, HEAD, 5):
+            rows = conn.execute(short_way.joined, (start, start + 5))
+            run = sqlite_leaves.matched_run(conn, short_way, start, start + 5)
+            if run is not None:  # else that range is read joined: the short way may decline
+                assert run == sqlite_leaves.as_run(list(sqlite_leaves.hashed(rows)), 2), start
+            taken.append(run is not None)
+    assert taken[0]  # the ranges before P are untouched
+    unchanged = "checkpoint" in case or case == "rewrite events and their leaves"
+    assert all(taken) == unchanged, taken  # the events or their recorded leaves changed
+
+
+@SQLITE_ONLY
+@pytest.mark.parametrize("value", ["CAST(leaf_hash AS BLOB)", "leaf_index || 'x'",
+                                   "leaf_index + 0.5"], ids=["hash-blob", "index-text",
+                                                             "index-real"])
+def test_the_short_way_declines_recorded_leaves_of_another_type(
+        registry: Registry, value: str, monkeypatch: pytest.MonkeyPatch):
+    """A recorded leaf whose hash became a blob of the same text, or whose index became
+    text or a fraction, is not what the joined reading matches: so neither may the short
+    way (`typeof` in its aggregate)."""
+    column = "leaf_hash" if "hash" in value else "leaf_index"
+    registry.store.tamper((f"UPDATE {{leaves}} SET {column} = {value} WHERE position = ?", (P,)))
+    services = open_registry(registry.store.url, today=lambda: TODAY)
+    short_way = file_reads(services)
+    services.close()
+    with closing(sqlite_leaves.read_only(str(registry.store.path))) as conn:
+        assert sqlite_leaves.matched_run(conn, short_way, 15, 20) is None
+        assert sqlite_leaves.matched_run(conn, short_way, 20, 25) is not None
+    monkeypatch.setattr(sqlite_leaves, "CHUNK", 5)
+    in_workers = registry.verify("--skip-replay")
+    assert in_workers.exit_code == 1, in_workers.output
+    assert in_workers.stdout.startswith(f"first bad position: {P}"), in_workers.stdout
 
 
 @pytest.mark.parametrize("case", list(MATRIX))
