@@ -44,18 +44,24 @@ LEAF_START = struct.Struct(">4sQ16sQ")  # magic, position, originator id, versio
 _topics: dict[str, bytes] = {}  # topic -> its length (2 bytes) and UTF-8 bytes
 
 
-def event_leaf(position: int, originator_id: bytes, version: int, topic: str,
-               state: bytes) -> Hash:
-    """The leaf hash of a stored event: leaves.py's encoding, packed in one call (a log
-    has a few dozen topics, so their encodings are kept)."""
+def topic_bytes(topic: str) -> bytes:
+    """A topic as the leaf encoding has it: its length (2 bytes) and UTF-8 bytes (kept: a
+    log has a few dozen topics)."""
     encoded = _topics.get(topic)
     if encoded is None:
         raw = topic.encode("utf-8")
         encoded = struct.pack(">H", len(raw)) + raw
         if len(_topics) < 4096:
             _topics[topic] = encoded
-    return _sha256(b"\x00" + LEAF_START.pack(MAGIC, position, originator_id, version)
-                   + encoded + _sha256(state).digest()).digest()
+    return encoded
+
+
+def event_leaf(position: int, originator_id: bytes, version: int, topic: str,
+               state: bytes) -> Hash:
+    """The leaf hash of a stored event: leaves.py's encoding, packed in one call."""
+    return _sha256(b"".join((b"\x00", LEAF_START.pack(MAGIC, position, originator_id, version),
+                             _topics.get(topic) or topic_bytes(topic),
+                             _sha256(state).digest()))).digest()
 
 
 @dataclass(frozen=True)
