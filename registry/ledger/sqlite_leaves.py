@@ -160,11 +160,12 @@ def matched_run(conn: sqlite3.Connection, reads: Reads, start: int, stop: int) -
                               and len(originator) == 32 else id_bytes(originator), version),
             topics.get(topic) or topics.setdefault(topic, topic_bytes(topic)),
             sha256(state).digest()))).digest())
-    count = len(leaves)  # positions increase (ORDER BY a unique column): consecutive if
-    # the last is `count - 1` after the first
-    row = conn.execute(reads.recorded, (start, stop)).fetchone()
-    recorded, lowest, highest, offset, same_offset, typed, hashes = row
+    count = len(leaves)
+    recorded, lowest, highest, offset, same_offset, typed, hashes = conn.execute(
+        reads.recorded, (start, stop)).fetchone()
     joined = b"".join(leaves)
+    # positions increase (ORDER BY a unique column): consecutive if the last is the first
+    # plus `count - 1`
     if (position - first != count - 1 or (recorded, lowest, highest, same_offset, typed)
             != (count, first, position, offset, 1) or hashes != joined.hex()):
         return None
