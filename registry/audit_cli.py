@@ -268,12 +268,7 @@ def stored_leaves(s: Services) -> Iterator[Leaf | Run]:
     if not sql.postgres and "mode=memory" not in path:  # straight from the file, in workers
         yield from file_leaves(path, file_reads(s))
         return
-    statement = (
-        f"SELECT e.{table.position}, e.originator_id, e.originator_version, e.topic, "
-        f"e.state, l.leaf_index, l.leaf_hash FROM {sql.table(table.name)} e "
-        f"LEFT JOIN {sql.table('ledger_leaves')} l ON l.position = e.{table.position} "
-        f"WHERE e.{table.position} > ?")
-    statement = sql.q(f"{statement} ORDER BY e.{table.position} LIMIT {PAGE}")
+    statement = sql.q(f"{joined_select(s)} ORDER BY e.{table.position} LIMIT {PAGE}")
     after = 0
     while True:
         with sql.transaction(commit=False) as cursor:
@@ -287,16 +282,24 @@ def stored_leaves(s: Services) -> Iterator[Leaf | Run]:
             return
 
 
+def joined_select(s: Services) -> str:
+    """The rows `hashed` takes, each event with its recorded leaf (if any), from a
+    position on (`?`)."""
+    table = s.app.event_table
+    sql = table.sql
+    return (f"SELECT e.{table.position}, e.originator_id, e.originator_version, e.topic, "
+            f"e.state, l.leaf_index, l.leaf_hash FROM {sql.table(table.name)} e "
+            f"LEFT JOIN {sql.table('ledger_leaves')} l ON l.position = e.{table.position} "
+            f"WHERE e.{table.position} > ?")
+
+
 def file_reads(s: Services) -> Reads:
     """How workers read a SQLite file's ranges (see `Reads`)."""
     table = s.app.event_table
     events, leaves = table.sql.table(table.name), table.sql.table("ledger_leaves")
     position = table.position
     return Reads(
-        joined=f"SELECT e.{position}, e.originator_id, e.originator_version, e.topic, "
-               f"e.state, l.leaf_index, l.leaf_hash FROM {events} e LEFT JOIN {leaves} l "
-               f"ON l.position = e.{position} WHERE e.{position} > ? AND e.{position} <= ? "
-               f"ORDER BY e.{position}",
+        joined=f"{joined_select(s)} AND e.{position} <= ? ORDER BY e.{position}",
         last=f"SELECT MAX({position}) FROM {events}",
         events=f"SELECT {position}, originator_id, originator_version, topic, state "
                f"FROM {events} WHERE {position} > ? AND {position} <= ? ORDER BY {position}",

@@ -388,6 +388,15 @@ def test_the_untampered_registry_passes_both_verifiers(registry: Registry):
     assert f"verified {HEAD} events" in live.stdout
 
 
+def reads_of(registry: Registry) -> sqlite_leaves.Reads:
+    """How `coopreg verify`'s workers read this registry's file."""
+    services = open_registry(registry.store.url, today=lambda: TODAY)
+    try:
+        return file_reads(services)
+    finally:
+        services.close()
+
+
 SQLITE_ONLY = pytest.mark.parametrize("built", ["sqlite"], indirect=True)  # PostgreSQL is
 # read page by page in the verifying process, not by workers
 
@@ -396,9 +405,7 @@ SQLITE_ONLY = pytest.mark.parametrize("built", ["sqlite"], indirect=True)  # Pos
 def test_a_file_hashed_in_ranges_by_workers_gives_the_same_leaves(registry: Registry,
                                                                   monkeypatch: pytest.MonkeyPatch):
     assert isinstance(registry.store, SqliteFile)
-    services = open_registry(registry.store.url, today=lambda: TODAY)
-    short_way = file_reads(services)
-    services.close()
+    short_way = reads_of(registry)
     joined_only = sqlite_leaves.Reads(short_way.joined, short_way.last)
     path = str(registry.store.path)
     in_process = list(sqlite_leaves.file_leaves(path, short_way))
@@ -428,9 +435,7 @@ def test_a_tampered_range_is_read_again_joined_by_the_workers(
     joined gives: the same runs where nothing changed, the same rows where it did."""
     assert isinstance(registry.store, SqliteFile)
     MATRIX[case][0](registry.store)
-    services = open_registry(registry.store.url, today=lambda: TODAY)
-    short_way = file_reads(services)
-    services.close()
+    short_way = reads_of(registry)
     monkeypatch.setattr(sqlite_leaves, "CHUNK", 5)
     monkeypatch.setattr(sqlite_leaves, "BLOCK", 2)
     path = str(registry.store.path)
@@ -461,9 +466,7 @@ def test_the_short_way_declines_recorded_leaves_of_another_type(
     way (`typeof` in its aggregate)."""
     column = "leaf_hash" if "hash" in value else "leaf_index"
     registry.store.tamper((f"UPDATE {{leaves}} SET {column} = {value} WHERE position = ?", (P,)))
-    services = open_registry(registry.store.url, today=lambda: TODAY)
-    short_way = file_reads(services)
-    services.close()
+    short_way = reads_of(registry)
     with closing(sqlite_leaves.read_only(str(registry.store.path))) as conn:
         assert sqlite_leaves.matched_run(conn, short_way, 15, 20) is None
         assert sqlite_leaves.matched_run(conn, short_way, 20, 25) is not None
