@@ -57,7 +57,7 @@ def _sqlite_env(path: str) -> dict[str, str]:
             raise invalid("db", "config.sqlite-directory",
                           f"directory {parent} does not exist for SQLite file {path}")
         name = str(Path(path).expanduser())
-    return {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": name,
+    return {"PERSISTENCE_MODULE": "registry.sqlite_store:Factory", "SQLITE_DBNAME": name,
             "SQLITE_LOCK_TIMEOUT": "30"}
 
 
