@@ -4,7 +4,8 @@ eventsourcing 9.5 opens its connections with `cached_statements=True`, which `sq
 reads as a cache of one statement: every statement that is not the connection's previous
 one is parsed and planned again. A registry connection runs many (BEGIN, the insert, a
 read model's queries, ROLLBACK), so nearly all were prepared afresh: a DESA duplicate
-check right after a write took about 180 µs, 125 µs of it preparing its three statements.
+check (three statements) right after a write took 184 µs, 80 µs with this cache; 89 and
+29 µs in a loop of such checks alone.
 `registry.config` names this module's `Factory` as the persistence module for SQLite.
 """
 
