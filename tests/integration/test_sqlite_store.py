@@ -7,6 +7,7 @@ import sqlite3
 from typing import Any
 
 import pytest
+from eventsourcing.persistence import InterfaceError
 
 from registry.bootstrap import Services, open_registry
 from registry.sqlite_store import STATEMENT_CACHE, StatementCachingPool
@@ -65,8 +66,6 @@ def test_an_in_memory_registry_keeps_its_journal(connects):
 
 
 def test_a_missing_database_folder_is_an_interface_error(tmp_path):
-    from eventsourcing.persistence import InterfaceError
-
     pool = StatementCachingPool(db_name=str(tmp_path / "no" / "such" / "folder.db"))
     with pytest.raises(InterfaceError):
         pool.get_connection()
